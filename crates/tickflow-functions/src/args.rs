@@ -93,18 +93,3 @@ pub(crate) fn check_arity(
     }
     Ok(())
 }
-
-/// Rounds half away from zero: `numerator / denominator` for i128 (denominator non-zero).
-pub(crate) fn div_round_half_away(numerator: i128, denominator: i128) -> i128 {
-    let q = numerator / denominator;
-    let r = numerator % denominator;
-    if r.unsigned_abs() * 2 >= denominator.unsigned_abs() {
-        if (numerator < 0) == (denominator < 0) {
-            q + 1
-        } else {
-            q - 1
-        }
-    } else {
-        q
-    }
-}
