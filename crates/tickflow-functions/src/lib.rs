@@ -1,9 +1,173 @@
+//! tickflow's SQL functions for market tick data, as a plain [DataFusion] extension.
+//!
+//! | function | kind | what it computes |
+//! |---|---|---|
+//! | `ohlc(ts, price [, seq])` | aggregate | `{open, high, low, close}` of a bar |
+//! | `vwap(price, volume)` | aggregate | Σ(price·volume) / Σvolume, exact for decimals |
+//! | `bar_std(price)` | aggregate | sample standard deviation (n − 1) |
+//! | `total_volume(volume)` | aggregate | Σvolume, overflow is an error |
+//! | `time_bucket(width, ts [, origin \| timezone])` | scalar | bucket start of `ts` |
+//! | `time_buckets(width, start, end [, origin \| timezone])` | scalar | every bucket meeting `[start, end)`, as a list |
+//! | `time_bucket(width, start, end [, origin \| timezone])` | table | the same buckets as rows `(bucket_start, bucket_end)` |
+//!
+//! Register them all on a context and write bars in SQL:
+//!
+//! ```
+//! # use datafusion::prelude::*;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> datafusion::common::Result<()> {
+//! let ctx = SessionContext::new();
+//! tickflow_functions::register_all(&ctx)?;
+//! ctx.sql("CREATE TABLE trades (ts TIMESTAMP, price DOUBLE, size BIGINT) AS VALUES
+//!     ('2024-01-02T09:30:01', 10.0, 100), ('2024-01-02T09:30:40', 10.5, 300)").await?;
+//! let bars = ctx.sql("SELECT time_bucket(INTERVAL '1 minute', ts) AS bucket,
+//!     ohlc(ts, price) AS bar, vwap(price, size) AS vwap, total_volume(size) AS volume
+//!     FROM trades GROUP BY 1").await?.collect().await?;
+//! assert_eq!(bars[0].num_rows(), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! [DataFusion]: https://datafusion.apache.org
+
+use std::sync::Arc;
+
+use datafusion::catalog::TableFunctionImpl;
+use datafusion::common::Result;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::SessionContext;
+
 mod accumulate;
 mod args;
+mod bucket;
 mod compensated;
 #[cfg(test)]
 mod test_util;
-pub mod total_volume;
-pub mod vwap;
+
 pub mod bar_std;
 pub mod ohlc;
+pub mod time_bucket;
+pub mod time_bucket_table;
+pub mod time_buckets;
+pub mod total_volume;
+pub mod vwap;
+
+/// `ohlc` as an [`AggregateUDF`].
+pub fn ohlc_udaf() -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(ohlc::Ohlc::new()))
+}
+
+/// `vwap` as an [`AggregateUDF`].
+pub fn vwap_udaf() -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(vwap::Vwap::new()))
+}
+
+/// `bar_std` as an [`AggregateUDF`].
+pub fn bar_std_udaf() -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(bar_std::BarStd::new()))
+}
+
+/// `total_volume` as an [`AggregateUDF`].
+pub fn total_volume_udaf() -> Arc<AggregateUDF> {
+    Arc::new(AggregateUDF::from(total_volume::TotalVolume::new()))
+}
+
+/// The scalar `time_bucket` as a [`ScalarUDF`].
+pub fn time_bucket_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(time_bucket::TimeBucket::new()))
+}
+
+/// `time_buckets` (the list of buckets meeting a range) as a [`ScalarUDF`].
+pub fn time_buckets_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(time_buckets::TimeBuckets::new()))
+}
+
+/// Every aggregate function of this crate.
+pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
+    vec![ohlc_udaf(), vwap_udaf(), bar_std_udaf(), total_volume_udaf()]
+}
+
+/// Every scalar function of this crate.
+pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
+    vec![time_bucket_udf(), time_buckets_udf()]
+}
+
+/// Every table function of this crate, with its SQL name.
+pub fn all_table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    vec![(
+        time_bucket_table::NAME,
+        Arc::new(time_bucket_table::TimeBucketTable) as Arc<dyn TableFunctionImpl>,
+    )]
+}
+
+/// Registers the scalar and aggregate functions in any [`FunctionRegistry`] — a `SessionState`,
+/// or a Ballista executor's registry. Table functions are not part of that trait: see
+/// [`register_all`] or [`all_table_functions`].
+pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    for udf in all_udfs() {
+        registry.register_udf(udf)?;
+    }
+    for udaf in all_udafs() {
+        registry.register_udaf(udaf)?;
+    }
+    Ok(())
+}
+
+/// Registers every tickflow function — scalar, aggregate and table — on a [`SessionContext`].
+pub fn register_all(ctx: &SessionContext) -> Result<()> {
+    for udf in all_udfs() {
+        ctx.register_udf(Arc::unwrap_or_clone(udf));
+    }
+    for udaf in all_udafs() {
+        ctx.register_udaf(Arc::unwrap_or_clone(udaf));
+    }
+    for (name, function) in all_table_functions() {
+        ctx.register_udtf(name, function);
+    }
+    Ok(())
+}
+
+/// Expression builders, for the DataFrame API: `df.aggregate(vec![col("symbol")], vec![vwap(col("price"), col("size"))])`.
+pub mod expr_fn {
+    use datafusion::logical_expr::Expr;
+
+    /// `ohlc(ts, price)`
+    pub fn ohlc(ts: Expr, price: Expr) -> Expr {
+        super::ohlc_udaf().call(vec![ts, price])
+    }
+
+    /// `ohlc(ts, price, seq)`
+    pub fn ohlc_with_seq(ts: Expr, price: Expr, seq: Expr) -> Expr {
+        super::ohlc_udaf().call(vec![ts, price, seq])
+    }
+
+    /// `vwap(price, volume)`
+    pub fn vwap(price: Expr, volume: Expr) -> Expr {
+        super::vwap_udaf().call(vec![price, volume])
+    }
+
+    /// `bar_std(price)`
+    pub fn bar_std(price: Expr) -> Expr {
+        super::bar_std_udaf().call(vec![price])
+    }
+
+    /// `total_volume(volume)`
+    pub fn total_volume(volume: Expr) -> Expr {
+        super::total_volume_udaf().call(vec![volume])
+    }
+
+    /// `time_bucket(width, ts)`
+    pub fn time_bucket(width: Expr, ts: Expr) -> Expr {
+        super::time_bucket_udf().call(vec![width, ts])
+    }
+
+    /// `time_bucket(width, ts, origin_or_timezone)`
+    pub fn time_bucket_with(width: Expr, ts: Expr, origin_or_timezone: Expr) -> Expr {
+        super::time_bucket_udf().call(vec![width, ts, origin_or_timezone])
+    }
+
+    /// `time_buckets(width, start, end)`
+    pub fn time_buckets(width: Expr, start: Expr, end: Expr) -> Expr {
+        super::time_buckets_udf().call(vec![width, start, end])
+    }
+}

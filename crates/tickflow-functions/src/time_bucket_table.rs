@@ -1,0 +1,58 @@
+//! The table function `time_bucket(width, start, end [, origin | timezone])`: one row
+//! `(bucket_start, bucket_end)` per bucket meeting `[start, end)`.
+//!
+//! ```sql
+//! SELECT g.bucket_start, s.symbol, b.close
+//! FROM time_bucket(INTERVAL '1 minute', TIMESTAMP '2024-01-02 14:30', TIMESTAMP '2024-01-02 21:00') g
+//! CROSS JOIN symbols s
+//! LEFT JOIN bars b ON b.symbol = s.symbol AND b.bucket = g.bucket_start;
+//! ```
+//!
+//! It returns a view over `unnest(time_buckets(..))` rather than a materialized table: DataFusion
+//! inlines the view into the query, so the plan holds only built-in nodes and tickflow's scalar
+//! function, and serializes to a Ballista cluster like any other query.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{Result, plan_err};
+use datafusion::datasource::ViewTable;
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::logical_expr::{LogicalPlanBuilder, col};
+
+/// The SQL name of the table function.
+pub const NAME: &str = "time_bucket";
+
+/// The `time_bucket` table function. See the module docs.
+#[derive(Debug, Default)]
+pub struct TimeBucketTable;
+
+impl TimeBucketTable {
+    /// The table function's documentation (table functions have no `Documentation` slot).
+    pub const DOC: &'static str = "time_bucket(width, start, end [, origin | timezone]) in FROM: \
+one row (bucket_start, bucket_end) per time bucket meeting [start, end), the grid to LEFT JOIN \
+bars against when filling gaps.";
+}
+
+impl TableFunctionImpl for TimeBucketTable {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        if !(3..=4).contains(&exprs.len()) {
+            return plan_err!(
+                "time_bucket: as a table function, expected time_bucket(width, start, end \
+                 [, origin | timezone]), got {} argument(s)",
+                exprs.len()
+            );
+        }
+        let list = crate::time_buckets_udf().call(exprs.to_vec());
+        let plan = LogicalPlanBuilder::empty(true)
+            .project(vec![list.alias("__buckets")])?
+            .unnest_column("__buckets")?
+            .project(vec![
+                get_field(col("__buckets"), "bucket_start").alias("bucket_start"),
+                get_field(col("__buckets"), "bucket_end").alias("bucket_end"),
+            ])?
+            .build()?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}
