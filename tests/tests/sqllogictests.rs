@@ -57,17 +57,24 @@
 //!   `2024-01-02`, structs `{open: 1.0, high: 2.5, low: NULL, close: 2.0}`, lists `[1, 2, NULL]`.
 //!   Floats nested inside structs and lists are NOT rounded (arrow prints their shortest
 //!   round-trip form, `1.0`).
-//! - A cell containing newlines (EXPLAIN output) is split into several result lines; leading
-//!   spaces of the continuation lines become `-` so that indentation survives sqllogictest's
-//!   whitespace normalisation.
+//! - When the LAST cell of a row contains newlines (EXPLAIN output) the row is split into several
+//!   result lines; leading spaces of the continuation lines become `-` so that indentation
+//!   survives sqllogictest's whitespace normalisation, and a blank continuation line is `(empty)`.
+//!   EXPLAIN output depends on `target_partitions`, so guard such queries with
+//!   `onlyif partitions_1` (see below) or avoid them.
 //! - Whitespace runs inside a value compare equal to a single space (sqllogictest's normaliser).
+//!
+//! Each run carries the sqllogictest label `partitions_<target_partitions>` (`partitions_1`,
+//! `partitions_4`), so a record whose output legitimately depends on the partitioning (EXPLAIN)
+//! can be written `onlyif partitions_1` / `skipif partitions_4`.
 //!
 //! Column letters in `query` headers are checked: `I` integers, `R` floats and decimals, `T`
 //! everything else (strings, booleans, timestamps, structs, lists, ...).
 //!
 //! Errors surface as `DataFusion error: <DataFusion's message>`, so `statement error <regex>` and
 //! `query error <regex>` can match any part of DataFusion's text (the regex is searched, not
-//! anchored).
+//! anchored). Some messages span lines (`No field named x.\nValid fields are ...`): match the
+//! break with `\s+`, or stop the regex before it.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -124,9 +131,16 @@ impl From<arrow::error::ArrowError> for SltError {
 }
 
 /// One sqllogictest connection: a DataFusion session.
-#[derive(Debug)]
 struct DataFusionDb {
     ctx: SessionContext,
+}
+
+impl std::fmt::Debug for DataFusionDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataFusionDb")
+            .field("session_id", &self.ctx.session_id())
+            .finish()
+    }
 }
 
 #[async_trait]
@@ -224,11 +238,15 @@ fn format_column(array: &ArrayRef) -> Result<Vec<String>, SltError> {
     let out = match array.data_type() {
         DataType::Float64 => {
             let a: &Float64Array = array.as_primitive();
-            (0..n).map(|i| cell(i, &|i| f64_to_str(a.value(i)))).collect()
+            (0..n)
+                .map(|i| cell(i, &|i| f64_to_str(a.value(i))))
+                .collect()
         }
         DataType::Float32 => {
             let a: &Float32Array = array.as_primitive();
-            (0..n).map(|i| cell(i, &|i| f32_to_str(a.value(i)))).collect()
+            (0..n)
+                .map(|i| cell(i, &|i| f32_to_str(a.value(i))))
+                .collect()
         }
         DataType::Float16 => {
             let a: &Float16Array = array.as_primitive();
@@ -301,7 +319,9 @@ fn f64_to_str(v: f64) -> String {
     }
     // `{:.11e}` rounds the exact binary value to 12 significant digits: "-1.23450000000e-7".
     let sci = format!("{v:.11e}");
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp output has an exponent");
+    let (mantissa, exp) = sci
+        .split_once('e')
+        .expect("LowerExp output has an exponent");
     let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
     let negative = mantissa.starts_with('-');
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
@@ -328,7 +348,8 @@ fn f64_to_str(v: f64) -> String {
     }
 }
 
-/// Split a row whose last cell has several lines (EXPLAIN) into one result line per line.
+/// Split a row whose last cell has several lines (EXPLAIN) into one result line per line
+/// (as DataFusion's own runner does); continuation lines hold that one cell only.
 fn expand_row(mut row: Vec<String>) -> Vec<Vec<String>> {
     let Some(last) = row.last() else {
         return vec![row];
@@ -337,10 +358,15 @@ fn expand_row(mut row: Vec<String>) -> Vec<Vec<String>> {
         return vec![row];
     }
     let last = row.pop().unwrap_or_default();
-    let mut lines = last.split('\n');
+    // A trailing newline would become an empty result line, which ends a record in a .slt file.
+    let mut lines = last.trim_end_matches('\n').split('\n');
     row.push(lines.next().unwrap_or_default().to_string());
     let mut out = vec![row];
     for line in lines {
+        if line.trim().is_empty() {
+            out.push(vec!["(empty)".to_string()]); // a blank line would end the record
+            continue;
+        }
         let indent = line.len() - line.trim_start_matches(' ').len();
         out.push(vec![format!("{}{}", "-".repeat(indent), &line[indent..])]);
     }
@@ -357,13 +383,14 @@ fn new_context(target_partitions: usize, batch_size: usize) -> Result<SessionCon
         .with_batch_size(batch_size)
         .with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
-    // TEMP-DEV tickflow_functions::register_all(&ctx)?;
+    tickflow_functions::register_all(&ctx)?;
     Ok(ctx)
 }
 
 fn new_runner(
     ctx: &SessionContext,
     slt_dir: &Path,
+    partitions: usize,
 ) -> Runner<DataFusionDb, impl sqllogictest::MakeConnection<Conn = DataFusionDb>> {
     let ctx = ctx.clone();
     // Named `connection`s in one file share the session (and so its tables).
@@ -374,6 +401,7 @@ fn new_runner(
     runner.with_validator(default_validator);
     runner.with_column_validator(strict_column_validator);
     runner.set_var("SLT_DIR".to_string(), slt_dir.display().to_string());
+    runner.add_label(&format!("partitions_{partitions}"));
     runner
 }
 
@@ -402,11 +430,11 @@ fn parse_args() -> Options {
             _ => opts.filters.push(arg),
         }
     }
-    if opts.filters.is_empty() {
-        if let Ok(f) = std::env::var(FILTER_ENV) {
-            opts.filters
-                .extend(f.split(',').filter(|s| !s.is_empty()).map(String::from));
-        }
+    if opts.filters.is_empty()
+        && let Ok(f) = std::env::var(FILTER_ENV)
+    {
+        opts.filters
+            .extend(f.split(',').filter(|s| !s.is_empty()).map(String::from));
     }
     opts
 }
@@ -449,7 +477,11 @@ async fn main() {
         return;
     }
     if files.is_empty() {
-        println!("no .slt file in {} matches {:?}", slt_dir.display(), opts.filters);
+        println!(
+            "no .slt file in {} matches {:?}",
+            slt_dir.display(),
+            opts.filters
+        );
         println!("0 passed, 0 failed");
         return;
     }
@@ -502,7 +534,7 @@ async fn run_file(
     colorize: bool,
 ) -> Result<(), String> {
     let ctx = new_context(partitions, batch_size).map_err(|e| format!("setup failed: {e}"))?;
-    let mut runner = new_runner(&ctx, slt_dir);
+    let mut runner = new_runner(&ctx, slt_dir, partitions);
     // Errors carry `at <file>:<line>` and, for result mismatches, sqllogictest's diff.
     let result = runner
         .run_file_async(file)
@@ -525,7 +557,7 @@ async fn complete(files: &[PathBuf], slt_dir: &Path) {
                 std::process::exit(1);
             }
         };
-        let mut runner = new_runner(&ctx, slt_dir);
+        let mut runner = new_runner(&ctx, slt_dir, partitions);
         match runner
             .update_test_file(
                 file,

@@ -39,11 +39,7 @@ impl Arg {
     /// A numeric price or volume: floats become Float64 (Float32 is kept when `keep_float32`),
     /// integers Int64 (Int32 when `keep_int32`; UInt64 becomes Decimal128(20, 0) so no value is
     /// lost), decimals Decimal128 of the same precision and scale.
-    pub(crate) fn coerce_numeric(
-        &self,
-        dt: &DataType,
-        keep_narrow: bool,
-    ) -> Result<DataType> {
+    pub(crate) fn coerce_numeric(&self, dt: &DataType, keep_narrow: bool) -> Result<DataType> {
         use DataType::*;
         Ok(match dt {
             Float64 | Null => Float64,

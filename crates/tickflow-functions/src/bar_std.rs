@@ -30,12 +30,12 @@ group, as Spark's `std` and pandas' `std()`. NULL for fewer than 2 rows. A NaN p
 result NaN. Numerically stable: Welford's update within a partition, Chan's merge across them.",
     syntax_example = "bar_std(price)",
     sql_example = r#"```sql
-> SELECT bar_std(price) FROM (VALUES (10.0), (11.0), (12.0)) AS t(price);
-+-------------------+
-| bar_std(t.price)  |
-+-------------------+
-| 1.0               |
-+-------------------+
+> SELECT bar_std(price) AS sd FROM (VALUES (10.0), (11.0), (12.0)) AS t(price);
++-----+
+| sd  |
++-----+
+| 1.0 |
++-----+
 ```"#,
     argument(name = "price", description = "Numeric values (computed as DOUBLE).")
 )]
@@ -96,7 +96,10 @@ impl AggregateUDFImpl for BarStd {
         true
     }
 
-    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(Box::new(KernelGroupsAccumulator::new(Welford)))
     }
 
@@ -186,14 +189,20 @@ impl GroupKernel for Welford {
 
     fn state(&self, states: &[Moments]) -> Result<Vec<ArrayRef>> {
         Ok(vec![
-            Arc::new(UInt64Array::from_iter_values(states.iter().map(|s| s.count))),
-            Arc::new(Float64Array::from_iter_values(states.iter().map(|s| s.mean))),
+            Arc::new(UInt64Array::from_iter_values(
+                states.iter().map(|s| s.count),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                states.iter().map(|s| s.mean),
+            )),
             Arc::new(Float64Array::from_iter_values(states.iter().map(|s| s.m2))),
         ])
     }
 
     fn evaluate(&self, states: &[Moments]) -> Result<ArrayRef> {
-        Ok(Arc::new(Float64Array::from_iter(states.iter().map(Moments::sample_std))))
+        Ok(Arc::new(Float64Array::from_iter(
+            states.iter().map(Moments::sample_std),
+        )))
     }
 }
 
@@ -208,10 +217,23 @@ mod tests {
 
     #[test]
     fn sample_std_with_nulls_and_small_groups() -> Result<()> {
-        let price = f64s(&[Some(10.0), Some(11.0), None, Some(12.0), Some(5.0), None, Some(1.0), Some(f64::NAN)]);
+        let price = f64s(&[
+            Some(10.0),
+            Some(11.0),
+            None,
+            Some(12.0),
+            Some(5.0),
+            None,
+            Some(1.0),
+            Some(f64::NAN),
+        ]);
         // group 0: 10, 11, 12 -> 1; group 1: one row -> NULL; group 2: none -> NULL;
         // group 3: 1, NaN -> NaN
-        t_check(price, &[0, 0, 0, 0, 1, 2, 3, 3], &["1.0", "NULL", "NULL", "NaN"])
+        t_check(
+            price,
+            &[0, 0, 0, 0, 1, 2, 3, 3],
+            &["1.0", "NULL", "NULL", "NaN"],
+        )
     }
 
     fn t_check(price: ArrayRef, groups: &[usize], expected: &[&str]) -> Result<()> {
@@ -221,7 +243,12 @@ mod tests {
     #[test]
     fn stable_far_from_zero() -> Result<()> {
         // 1e9 + {4, 7, 13, 16}: sample variance 30, a naive sum of squares loses it entirely.
-        let price = f64s(&[Some(1e9 + 4.0), Some(1e9 + 7.0), Some(1e9 + 13.0), Some(1e9 + 16.0)]);
+        let price = f64s(&[
+            Some(1e9 + 4.0),
+            Some(1e9 + 7.0),
+            Some(1e9 + 13.0),
+            Some(1e9 + 16.0),
+        ]);
         let result = tester().groups_result(&[price], &[0, 0, 0, 0], 1)?;
         let got = result.as_primitive::<Float64Type>().value(0);
         assert!((got - 30f64.sqrt()).abs() < 1e-9, "{got}");
@@ -236,7 +263,9 @@ mod tests {
 
     #[test]
     fn merge_matches_sequential_for_uneven_splits() {
-        let xs: Vec<f64> = (0..1000).map(|i| 100.0 + ((i * 37) % 101) as f64 * 0.01).collect();
+        let xs: Vec<f64> = (0..1000)
+            .map(|i| 100.0 + ((i * 37) % 101) as f64 * 0.01)
+            .collect();
         let mut all = Moments::default();
         xs.iter().for_each(|&x| all.add(x));
         for split in [1, 10, 500, 999] {
@@ -244,7 +273,10 @@ mod tests {
             xs[..split].iter().for_each(|&x| a.add(x));
             xs[split..].iter().for_each(|&x| b.add(x));
             b.merge(a);
-            let (x, y) = (all.sample_std().unwrap_or_default(), b.sample_std().unwrap_or_default());
+            let (x, y) = (
+                all.sample_std().unwrap_or_default(),
+                b.sample_std().unwrap_or_default(),
+            );
             assert!((x - y).abs() <= 1e-12 * x, "split {split}: {x} vs {y}");
         }
     }

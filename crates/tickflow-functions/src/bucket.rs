@@ -19,7 +19,10 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, LocalResult, Months, NaiveDate, NaiveDateTime, Offset, TimeZone};
+use chrono::{
+    DateTime, Datelike, Duration, FixedOffset, LocalResult, Months, NaiveDate, NaiveDateTime,
+    Offset, TimeZone,
+};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano;
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, IntervalUnit, TimeUnit};
@@ -59,15 +62,31 @@ impl Zone {
                 }
             ))
         })?;
-        let utc = ["UTC", "Etc/UTC", "Z", "GMT", "Etc/GMT", "UCT", "Zulu", "Universal"];
-        let fixed = FixedOffset::from_str(name).is_ok() || utc.iter().any(|u| u.eq_ignore_ascii_case(name));
+        let utc = [
+            "UTC",
+            "Etc/UTC",
+            "Z",
+            "GMT",
+            "Etc/GMT",
+            "UCT",
+            "Zulu",
+            "Universal",
+        ];
+        let fixed =
+            FixedOffset::from_str(name).is_ok() || utc.iter().any(|u| u.eq_ignore_ascii_case(name));
         Ok(Zone { tz, fixed })
     }
 
     /// The local wall-clock time of an instant.
     fn local(&self, instant_ns: i128) -> Result<NaiveDateTime> {
         let utc = naive_from_nanos(instant_ns)?;
-        Ok(utc + Duration::seconds(self.tz.offset_from_utc_datetime(&utc).fix().local_minus_utc() as i64))
+        Ok(utc
+            + Duration::seconds(
+                self.tz
+                    .offset_from_utc_datetime(&utc)
+                    .fix()
+                    .local_minus_utc() as i64,
+            ))
     }
 
     /// The instant of a local wall-clock time. An ambiguous time (the repeated hour when clocks
@@ -79,14 +98,20 @@ impl Zone {
             LocalResult::Ambiguous(a, b) => {
                 let (a, b) = (a.fix(), b.fix());
                 // The earlier instant is the one with the larger UTC offset.
-                if a.local_minus_utc() >= b.local_minus_utc() { a } else { b }
+                if a.local_minus_utc() >= b.local_minus_utc() {
+                    a
+                } else {
+                    b
+                }
             }
             LocalResult::None => {
                 // In a gap: use the offset in force before it.
                 let before = local - Duration::hours(6);
                 match self.tz.offset_from_local_datetime(&before) {
                     LocalResult::Single(o) | LocalResult::Ambiguous(o, _) => o.fix(),
-                    LocalResult::None => return exec_err!("cannot resolve local time {local} in {}", self.tz),
+                    LocalResult::None => {
+                        return exec_err!("cannot resolve local time {local} in {}", self.tz);
+                    }
                 }
             }
         };
@@ -110,7 +135,9 @@ pub(crate) fn nanos_from_naive(t: NaiveDateTime) -> i128 {
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(y, m, d).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
+    NaiveDate::from_ymd_opt(y, m, d)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
 }
 
 /// Whole calendar months since year 0, month 1.
@@ -120,11 +147,16 @@ fn month_number(t: &NaiveDateTime) -> i64 {
 
 fn add_months(t: NaiveDateTime, months: i64) -> Result<NaiveDateTime> {
     let shifted = if months >= 0 {
-        u32::try_from(months).ok().and_then(|m| t.checked_add_months(Months::new(m)))
+        u32::try_from(months)
+            .ok()
+            .and_then(|m| t.checked_add_months(Months::new(m)))
     } else {
-        u32::try_from(-months).ok().and_then(|m| t.checked_sub_months(Months::new(m)))
+        u32::try_from(-months)
+            .ok()
+            .and_then(|m| t.checked_sub_months(Months::new(m)))
     };
-    shifted.ok_or_else(|| DataFusionError::Execution(format!("{t} + {months} months is out of range")))
+    shifted
+        .ok_or_else(|| DataFusionError::Execution(format!("{t} + {months} months is out of range")))
 }
 
 /// A validated bucket grid.
@@ -134,9 +166,17 @@ pub(crate) enum Grid {
     Fixed { width: i128, origin: i128 },
     /// Calendar months. Without a zone: counted from the origin's month, buckets start on the
     /// 1st at 00:00 UTC. With a zone: whole local months from the local origin.
-    Months { width: i64, origin: NaiveDateTime, zone: Option<Zone> },
+    Months {
+        width: i64,
+        origin: NaiveDateTime,
+        zone: Option<Zone>,
+    },
     /// Local calendar days in a zone with DST: whole local days from the local origin.
-    Days { width: i64, origin: NaiveDateTime, zone: Zone },
+    Days {
+        width: i64,
+        origin: NaiveDateTime,
+        zone: Zone,
+    },
 }
 
 /// What a width argument means once its months/days/nanos parts are checked.
@@ -147,7 +187,11 @@ enum WidthParts {
 }
 
 fn classify_width(width: IntervalMonthDayNano, arg: &Arg) -> Result<WidthParts> {
-    let IntervalMonthDayNano { months, days, nanoseconds } = width;
+    let IntervalMonthDayNano {
+        months,
+        days,
+        nanoseconds,
+    } = width;
     let total_fixed = days as i128 * NANOS_PER_DAY + nanoseconds as i128;
     if months != 0 {
         if days != 0 || nanoseconds != 0 {
@@ -182,7 +226,12 @@ pub(crate) enum Origin {
 
 impl Grid {
     /// Validates a width (argument `width_arg` of the call) and builds the grid.
-    pub(crate) fn new(width: IntervalMonthDayNano, origin: Origin, zone: Option<Zone>, width_arg: &Arg) -> Result<Grid> {
+    pub(crate) fn new(
+        width: IntervalMonthDayNano,
+        origin: Origin,
+        zone: Option<Zone>,
+        width_arg: &Arg,
+    ) -> Result<Grid> {
         let parts = classify_width(width, width_arg)?;
         // A zone whose offset never changes is UTC shifted: days are 24 h there.
         let (calendar_zone, fixed_offset) = match zone {
@@ -205,7 +254,11 @@ impl Grid {
                         (None, None) => naive_from_nanos(ns)?,
                     },
                 };
-                Ok(Grid::Months { width, origin, zone: calendar_zone.or(fixed_offset) })
+                Ok(Grid::Months {
+                    width,
+                    origin,
+                    zone: calendar_zone.or(fixed_offset),
+                })
             }
             WidthParts::Days(days, nanos) if calendar_zone.is_some() => {
                 if nanos != 0 {
@@ -219,7 +272,11 @@ impl Grid {
                     Origin::Default => date(2000, 1, 3),
                     Origin::At(ns) => zone.local(ns)?,
                 };
-                Ok(Grid::Days { width: days, origin, zone })
+                Ok(Grid::Days {
+                    width: days,
+                    origin,
+                    zone,
+                })
             }
             WidthParts::Days(days, nanos) => {
                 let width = days as i128 * NANOS_PER_DAY + nanos;
@@ -227,14 +284,20 @@ impl Grid {
                     Origin::Default => local_origin(2000, 1, 3)?,
                     Origin::At(ns) => ns,
                 };
-                Ok(Grid::Fixed { width, origin: origin.rem_euclid(width) })
+                Ok(Grid::Fixed {
+                    width,
+                    origin: origin.rem_euclid(width),
+                })
             }
             WidthParts::Nanos(width) => {
                 let origin = match origin {
                     Origin::Default => local_origin(2000, 1, 3)?,
                     Origin::At(ns) => ns,
                 };
-                Ok(Grid::Fixed { width, origin: origin.rem_euclid(width) })
+                Ok(Grid::Fixed {
+                    width,
+                    origin: origin.rem_euclid(width),
+                })
             }
         }
     }
@@ -243,11 +306,19 @@ impl Grid {
     pub(crate) fn index(&self, ts: i128) -> Result<i128> {
         Ok(match self {
             Grid::Fixed { width, origin } => (ts - origin).div_euclid(*width),
-            Grid::Months { width, origin, zone: None } => {
+            Grid::Months {
+                width,
+                origin,
+                zone: None,
+            } => {
                 let months = month_number(&naive_from_nanos(ts)?) - month_number(origin);
                 months.div_euclid(*width) as i128
             }
-            Grid::Months { width, origin, zone: Some(zone) } => {
+            Grid::Months {
+                width,
+                origin,
+                zone: Some(zone),
+            } => {
                 let local = zone.local(ts)?;
                 let mut months = month_number(&local) - month_number(origin);
                 // Whole months: not yet a full month if the origin's day and time is not reached.
@@ -256,9 +327,14 @@ impl Grid {
                 }
                 months.div_euclid(*width) as i128
             }
-            Grid::Days { width, origin, zone } => {
+            Grid::Days {
+                width,
+                origin,
+                zone,
+            } => {
                 let local = zone.local(ts)?;
-                let days = (nanos_from_naive(local) - nanos_from_naive(*origin)).div_euclid(NANOS_PER_DAY);
+                let days =
+                    (nanos_from_naive(local) - nanos_from_naive(*origin)).div_euclid(NANOS_PER_DAY);
                 (days as i64).div_euclid(*width) as i128
             }
         })
@@ -270,21 +346,38 @@ impl Grid {
             i64::try_from(index)
                 .ok()
                 .and_then(|k| k.checked_mul(width))
-                .ok_or_else(|| DataFusionError::Execution(format!("bucket {index} is out of range")))
+                .ok_or_else(|| {
+                    DataFusionError::Execution(format!("bucket {index} is out of range"))
+                })
         };
         match self {
             Grid::Fixed { width, origin } => Ok(origin + index * width),
-            Grid::Months { width, origin, zone: None } => {
+            Grid::Months {
+                width,
+                origin,
+                zone: None,
+            } => {
                 let first = date(origin.year(), origin.month(), 1);
-                Ok(nanos_from_naive(add_months(first, months_or_days(*width)?)?))
+                Ok(nanos_from_naive(add_months(
+                    first,
+                    months_or_days(*width)?,
+                )?))
             }
-            Grid::Months { width, origin, zone: Some(zone) } => {
-                zone.instant(add_months(*origin, months_or_days(*width)?)?)
-            }
-            Grid::Days { width, origin, zone } => {
+            Grid::Months {
+                width,
+                origin,
+                zone: Some(zone),
+            } => zone.instant(add_months(*origin, months_or_days(*width)?)?),
+            Grid::Days {
+                width,
+                origin,
+                zone,
+            } => {
                 let local = origin
                     .checked_add_signed(Duration::days(months_or_days(*width)?))
-                    .ok_or_else(|| DataFusionError::Execution(format!("bucket {index} is out of range")))?;
+                    .ok_or_else(|| {
+                        DataFusionError::Execution(format!("bucket {index} is out of range"))
+                    })?;
                 zone.instant(local)
             }
         }
@@ -308,7 +401,11 @@ impl Grid {
             }
             _ => None,
         };
-        UnitBucketer { grid: self, unit_nanos: u, fast }
+        UnitBucketer {
+            grid: self,
+            unit_nanos: u,
+            fast,
+        }
     }
 }
 
@@ -326,12 +423,11 @@ impl UnitBucketer<'_> {
     /// than the unit).
     #[inline]
     pub(crate) fn bucket(&self, ts: i64) -> Result<i64> {
-        if let Some((w, o)) = self.fast {
-            if let Some(d) = ts.checked_sub(o) {
-                if let Some(start) = (d - d.rem_euclid(w)).checked_add(o) {
-                    return Ok(start);
-                }
-            }
+        if let Some((w, o)) = self.fast
+            && let Some(d) = ts.checked_sub(o)
+            && let Some(start) = (d - d.rem_euclid(w)).checked_add(o)
+        {
+            return Ok(start);
         }
         let start = self.grid.bucket_start(ts as i128 * self.unit_nanos)?;
         self.to_unit(start)
@@ -344,7 +440,7 @@ impl UnitBucketer<'_> {
     }
 
     #[cfg(test)]
-    pub(crate) fn from_unit(&self, ts: i64) -> i128 {
+    pub(crate) fn nanos_of(&self, ts: i64) -> i128 {
         ts as i128 * self.unit_nanos
     }
 }
@@ -353,17 +449,22 @@ impl UnitBucketer<'_> {
 pub(crate) fn width_from_scalar(value: &ScalarValue, arg: &Arg) -> Result<IntervalMonthDayNano> {
     match value {
         ScalarValue::IntervalMonthDayNano(Some(w)) => Ok(*w),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            parse_interval_month_day_nano(s).map_err(|_| {
-                arg.error(format!("'{s}' is not an interval; write it like '9 minutes', '1 day' or '3 months'"))
-            })
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => parse_interval_month_day_nano(s).map_err(|_| {
+            arg.error(format!(
+                "'{s}' is not an interval; write it like '9 minutes', '1 day' or '3 months'"
+            ))
+        }),
         v if v.is_null() => Err(arg.error("is NULL; it must be a positive interval")),
         ScalarValue::IntervalYearMonth(_) | ScalarValue::IntervalDayTime(_) => {
             let cast = value.cast_to(&DataType::Interval(IntervalUnit::MonthDayNano))?;
             width_from_scalar(&cast, arg)
         }
-        other => Err(arg.error(format!("must be an INTERVAL or a string such as '9 minutes', got {}", other.data_type()))),
+        other => Err(arg.error(format!(
+            "must be an INTERVAL or a string such as '9 minutes', got {}",
+            other.data_type()
+        ))),
     }
 }
 
@@ -376,7 +477,8 @@ pub(crate) fn origin_from_scalar(value: &ScalarValue, arg: &Arg) -> Result<i128>
         ScalarValue::TimestampNanosecond(v, _) => (v, TimeUnit::Nanosecond),
         other => return Err(arg.error(format!("must be a TIMESTAMP, got {}", other.data_type()))),
     };
-    v.map(|v| v as i128 * unit_nanos(unit)).ok_or_else(|| arg.error("is NULL"))
+    v.map(|v| v as i128 * unit_nanos(unit))
+        .ok_or_else(|| arg.error("is NULL"))
 }
 
 /// Builds the grid of a call from its constant arguments. `ts_type` is the type of the
@@ -398,7 +500,9 @@ pub(crate) fn grid_from_scalars(
     let (origin, zone) = match anchor {
         None => (Origin::Default, type_zone),
         Some(v) => match v {
-            ScalarValue::Utf8(name) | ScalarValue::LargeUtf8(name) | ScalarValue::Utf8View(name) => {
+            ScalarValue::Utf8(name)
+            | ScalarValue::LargeUtf8(name)
+            | ScalarValue::Utf8View(name) => {
                 let arg = Arg::new(function, anchor_position, "timezone");
                 let name = name.as_deref().ok_or_else(|| arg.error("is NULL"))?;
                 (Origin::Default, Some(Zone::parse(name, &arg)?))
@@ -423,7 +527,10 @@ mod tests {
     }
 
     fn show(ns: i128) -> String {
-        naive_from_nanos(ns).expect("in range").format("%Y-%m-%d %H:%M:%S").to_string()
+        naive_from_nanos(ns)
+            .expect("in range")
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 
     fn width(months: i32, days: i32, nanos: i64) -> IntervalMonthDayNano {
@@ -444,44 +551,119 @@ mod tests {
 
     #[test]
     fn fixed_widths_anchor_on_2000_01_03() {
-        assert_eq!(bucket(width(0, 0, 9 * MINUTE), Origin::Default, None, "2024-03-05 09:31:59"), "2024-03-05 09:27:00");
-        assert_eq!(bucket(width(0, 7, 0), Origin::Default, None, "2024-03-07 12:00:00"), "2024-03-04 00:00:00");
+        assert_eq!(
+            bucket(
+                width(0, 0, 9 * MINUTE),
+                Origin::Default,
+                None,
+                "2024-03-05 09:31:59"
+            ),
+            "2024-03-05 09:27:00"
+        );
+        assert_eq!(
+            bucket(width(0, 7, 0), Origin::Default, None, "2024-03-07 12:00:00"),
+            "2024-03-04 00:00:00"
+        );
         // before the origin: floor, not truncation
-        assert_eq!(bucket(width(0, 7, 0), Origin::Default, None, "1999-12-31 23:00:00"), "1999-12-27 00:00:00");
-        assert_eq!(bucket(width(0, 0, 9 * MINUTE), Origin::Default, None, "1959-12-31 23:59:59"), "1959-12-31 23:51:00");
+        assert_eq!(
+            bucket(width(0, 7, 0), Origin::Default, None, "1999-12-31 23:00:00"),
+            "1999-12-27 00:00:00"
+        );
+        assert_eq!(
+            bucket(
+                width(0, 0, 9 * MINUTE),
+                Origin::Default,
+                None,
+                "1959-12-31 23:59:59"
+            ),
+            "1959-12-31 23:51:00"
+        );
     }
 
     #[test]
     fn months_count_from_the_origin_month() {
-        assert_eq!(bucket(width(1, 0, 0), Origin::Default, None, "2024-02-29 23:59:59"), "2024-02-01 00:00:00");
-        assert_eq!(bucket(width(3, 0, 0), Origin::Default, None, "2024-05-15 00:00:00"), "2024-04-01 00:00:00");
-        assert_eq!(bucket(width(12, 0, 0), Origin::Default, None, "1969-05-15 00:00:00"), "1969-01-01 00:00:00");
+        assert_eq!(
+            bucket(width(1, 0, 0), Origin::Default, None, "2024-02-29 23:59:59"),
+            "2024-02-01 00:00:00"
+        );
+        assert_eq!(
+            bucket(width(3, 0, 0), Origin::Default, None, "2024-05-15 00:00:00"),
+            "2024-04-01 00:00:00"
+        );
+        assert_eq!(
+            bucket(
+                width(12, 0, 0),
+                Origin::Default,
+                None,
+                "1969-05-15 00:00:00"
+            ),
+            "1969-01-01 00:00:00"
+        );
         let origin = Origin::At(ns("2000-02-15 10:00:00"));
-        assert_eq!(bucket(width(3, 0, 0), origin, None, "2024-01-20 00:00:00"), "2023-11-01 00:00:00");
+        assert_eq!(
+            bucket(width(3, 0, 0), origin, None, "2024-01-20 00:00:00"),
+            "2023-11-01 00:00:00"
+        );
     }
 
     #[test]
     fn days_follow_local_midnight_across_dst() {
         let ny = || zone("America/New_York");
         // 2024-03-10: clocks go forward at 02:00 EST. Local midnight is 05:00 UTC before, 04:00 after.
-        assert_eq!(bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-10 04:59:59"), "2024-03-09 05:00:00");
-        assert_eq!(bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-10 05:00:00"), "2024-03-10 05:00:00");
-        assert_eq!(bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-11 03:59:59"), "2024-03-10 05:00:00");
-        assert_eq!(bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-11 04:00:00"), "2024-03-11 04:00:00");
+        assert_eq!(
+            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-10 04:59:59"),
+            "2024-03-09 05:00:00"
+        );
+        assert_eq!(
+            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-10 05:00:00"),
+            "2024-03-10 05:00:00"
+        );
+        assert_eq!(
+            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-11 03:59:59"),
+            "2024-03-10 05:00:00"
+        );
+        assert_eq!(
+            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-11 04:00:00"),
+            "2024-03-11 04:00:00"
+        );
         // weeks start on Monday local midnight
-        assert_eq!(bucket(width(0, 7, 0), Origin::Default, ny(), "2024-11-06 12:00:00"), "2024-11-04 05:00:00");
+        assert_eq!(
+            bucket(width(0, 7, 0), Origin::Default, ny(), "2024-11-06 12:00:00"),
+            "2024-11-04 05:00:00"
+        );
         // months: local first of month
-        assert_eq!(bucket(width(1, 0, 0), Origin::Default, ny(), "2024-07-01 03:00:00"), "2024-06-01 04:00:00");
+        assert_eq!(
+            bucket(width(1, 0, 0), Origin::Default, ny(), "2024-07-01 03:00:00"),
+            "2024-06-01 04:00:00"
+        );
         // hours are fixed lengths from local midnight 2000-01-03: in Kolkata (+05:30) they start at :30 UTC
-        assert_eq!(bucket(width(0, 0, HOUR), Origin::Default, zone("Asia/Kolkata"), "2024-01-01 10:10:00"), "2024-01-01 09:30:00");
+        assert_eq!(
+            bucket(
+                width(0, 0, HOUR),
+                Origin::Default,
+                zone("Asia/Kolkata"),
+                "2024-01-01 10:10:00"
+            ),
+            "2024-01-01 09:30:00"
+        );
     }
 
     #[test]
     fn fixed_offset_zones_allow_days_with_hours() {
-        let grid = Grid::new(width(0, 1, 2 * HOUR), Origin::Default, zone("+05:30"), &ARG).expect("grid");
+        let grid =
+            Grid::new(width(0, 1, 2 * HOUR), Origin::Default, zone("+05:30"), &ARG).expect("grid");
         assert!(matches!(grid, Grid::Fixed { .. }));
-        let err = Grid::new(width(0, 1, 2 * HOUR), Origin::Default, zone("Europe/London"), &ARG).unwrap_err();
-        assert!(err.to_string().contains("mixes days with a time part"), "{err}");
+        let err = Grid::new(
+            width(0, 1, 2 * HOUR),
+            Origin::Default,
+            zone("Europe/London"),
+            &ARG,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("mixes days with a time part"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -492,27 +674,45 @@ mod tests {
             (width(-1, 0, 0), "must be positive"),
             (width(1, 1, 0), "mixes months with days or time"),
         ] {
-            let err = Grid::new(w, Origin::Default, None, &ARG).unwrap_err().to_string();
-            assert!(err.contains("time_bucket: argument 1 (width)") && err.contains(message), "{err}");
+            let err = Grid::new(w, Origin::Default, None, &ARG)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("time_bucket: argument 1 (width)") && err.contains(message),
+                "{err}"
+            );
         }
-        let err = Zone::parse("Mars/Olympus", &Arg::new("time_bucket", 3, "timezone")).unwrap_err().to_string();
-        assert!(err.contains("'Mars/Olympus' is not a known time zone"), "{err}");
+        let err = Zone::parse("Mars/Olympus", &Arg::new("time_bucket", 3, "timezone"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'Mars/Olympus' is not a known time zone"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unit_fast_path_agrees_with_general_path() {
         let grid = Grid::new(width(0, 0, 9 * MINUTE), Origin::Default, None, &ARG).expect("grid");
-        for unit in [TimeUnit::Second, TimeUnit::Millisecond, TimeUnit::Microsecond, TimeUnit::Nanosecond] {
+        for unit in [
+            TimeUnit::Second,
+            TimeUnit::Millisecond,
+            TimeUnit::Microsecond,
+            TimeUnit::Nanosecond,
+        ] {
             let b = grid.for_unit(unit);
             assert!(b.fast.is_some());
             let per_sec = 1_000_000_000 / unit_nanos(unit) as i64;
             for ts in [-7_777_777 * per_sec, -1, 0, 1, 1_700_000_123 * per_sec + 7] {
-                let general = b.to_unit(grid.bucket_start(b.from_unit(ts)).expect("start")).expect("unit");
+                let general = b
+                    .to_unit(grid.bucket_start(b.nanos_of(ts)).expect("start"))
+                    .expect("unit");
                 assert_eq!(b.bucket(ts).expect("bucket"), general, "{unit:?} {ts}");
             }
         }
         // A grid finer than the unit floors to the unit.
-        let grid = Grid::new(width(0, 0, 1_500_000_000), Origin::Default, None, &ARG).expect("grid");
+        let grid =
+            Grid::new(width(0, 0, 1_500_000_000), Origin::Default, None, &ARG).expect("grid");
         let b = grid.for_unit(TimeUnit::Second);
         assert!(b.fast.is_none());
         assert_eq!(b.bucket(946_857_600 + 2).expect("bucket"), 946_857_600 + 1);

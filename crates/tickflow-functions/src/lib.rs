@@ -41,6 +41,7 @@ mod accumulate;
 mod args;
 mod bucket;
 mod compensated;
+pub mod docs;
 #[cfg(test)]
 mod test_util;
 
@@ -84,7 +85,12 @@ pub fn time_buckets_udf() -> Arc<ScalarUDF> {
 
 /// Every aggregate function of this crate.
 pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
-    vec![ohlc_udaf(), vwap_udaf(), bar_std_udaf(), total_volume_udaf()]
+    vec![
+        ohlc_udaf(),
+        vwap_udaf(),
+        bar_std_udaf(),
+        total_volume_udaf(),
+    ]
 }
 
 /// Every scalar function of this crate.

@@ -44,17 +44,31 @@ without it a tie on ts goes to the first (open) / last (close) row seen. high an
 above every number, as DataFusion's max and min do. Take the fields with `ohlc(...)['open']`.",
     syntax_example = "ohlc(ts, price [, seq])",
     sql_example = r#"```sql
-> SELECT symbol, ohlc(ts, price, seq) AS bar FROM trades GROUP BY symbol;
-+--------+--------------------------------------------------+
-| symbol | bar                                              |
-+--------+--------------------------------------------------+
-| AAPL   | {open: 187.10, high: 187.25, low: 186.95, close: 187.20} |
-+--------+--------------------------------------------------+
-> SELECT bar['open'], bar['close'] FROM (SELECT ohlc(ts, price) AS bar FROM trades);
+> SELECT ohlc(ts, price, seq) AS bar FROM (VALUES (TIMESTAMP '2024-01-02 09:30:00', 187.10, 2), (TIMESTAMP '2024-01-02 09:30:00', 187.25, 1), (TIMESTAMP '2024-01-02 09:30:30', 186.95, 3), (TIMESTAMP '2024-01-02 09:30:59', 187.20, 4)) AS trades(ts, price, seq);
++---------------------------------------------------------+
+| bar                                                     |
++---------------------------------------------------------+
+| {open: 187.25, high: 187.25, low: 186.95, close: 187.2} |
++---------------------------------------------------------+
+> SELECT bar['open'] AS open, bar['close'] AS close FROM (SELECT ohlc(ts, price) AS bar FROM (VALUES (TIMESTAMP '2024-01-02 09:30:00', 10.0), (TIMESTAMP '2024-01-02 09:30:05', 10.5)) AS trades(ts, price));
++------+-------+
+| open | close |
++------+-------+
+| 10.0 | 10.5  |
++------+-------+
 ```"#,
-    argument(name = "ts", description = "Event time: a TIMESTAMP of any unit and time zone, or an integer."),
-    argument(name = "price", description = "Trade price: DOUBLE, FLOAT, BIGINT, INT or DECIMAL; the result fields have this type."),
-    argument(name = "seq", description = "Optional integer tie-breaker for equal ts (the tape's sequence number).")
+    argument(
+        name = "ts",
+        description = "Event time: a TIMESTAMP of any unit and time zone, or an integer."
+    ),
+    argument(
+        name = "price",
+        description = "Trade price: DOUBLE, FLOAT, BIGINT, INT or DECIMAL; the result fields have this type."
+    ),
+    argument(
+        name = "seq",
+        description = "Optional integer tie-breaker for equal ts (the tape's sequence number)."
+    )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Ohlc {
@@ -133,7 +147,11 @@ impl AggregateUDFImpl for Ohlc {
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let price = args.input_fields[1].data_type();
         let field = |suffix: &str, dt: &DataType| {
-            Arc::new(Field::new(format_state_name(args.name, suffix), dt.clone(), true))
+            Arc::new(Field::new(
+                format_state_name(args.name, suffix),
+                dt.clone(),
+                true,
+            ))
         };
         Ok(vec![
             field("open_ts", &DataType::Int64),
@@ -155,7 +173,10 @@ impl AggregateUDFImpl for Ohlc {
         true
     }
 
-    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
         with_price_type!(args.expr_fields[1].data_type(), boxed_groups_accumulator)
     }
 
@@ -206,7 +227,15 @@ impl<N: ArrowNativeTypeOp> Bar<N> {
     #[inline]
     fn add(&mut self, first: Key, open: N, high: N, low: N, last: Key, close: N) {
         if !self.seen {
-            *self = Bar { seen: true, open_key: first, open, high, low, close_key: last, close };
+            *self = Bar {
+                seen: true,
+                open_key: first,
+                open,
+                high,
+                low,
+                close_key: last,
+                close,
+            };
             return;
         }
         if first < self.open_key {
@@ -257,7 +286,9 @@ where
 
     fn input<'a>(&self, values: &'a [ArrayRef]) -> Result<Rows<'a, T>> {
         // Timestamps of any unit are i64 underneath: reinterpreting them is free.
-        let ts = cast(&values[0], &DataType::Int64)?.as_primitive::<Int64Type>().clone();
+        let ts = cast(&values[0], &DataType::Int64)?
+            .as_primitive::<Int64Type>()
+            .clone();
         Ok(Rows {
             ts,
             price: values[1].as_primitive::<T>(),
@@ -309,7 +340,9 @@ where
 
     fn state(&self, bars: &[Self::State]) -> Result<Vec<ArrayRef>> {
         let int = |f: fn(&Bar<T::Native>) -> i64| -> ArrayRef {
-            Arc::new(Int64Array::from_iter(bars.iter().map(|b| b.seen.then(|| f(b)))))
+            Arc::new(Int64Array::from_iter(
+                bars.iter().map(|b| b.seen.then(|| f(b))),
+            ))
         };
         Ok(vec![
             int(|b| b.open_key.0),
@@ -332,7 +365,11 @@ where
         ];
         let nulls = NullBuffer::from_iter(bars.iter().map(|b| b.seen));
         let nulls = (nulls.null_count() > 0).then_some(nulls);
-        Ok(Arc::new(StructArray::try_new(ohlc_fields(&self.price_type), columns, nulls)?))
+        Ok(Arc::new(StructArray::try_new(
+            ohlc_fields(&self.price_type),
+            columns,
+            nulls,
+        )?))
     }
 }
 
@@ -342,7 +379,11 @@ where
     T::Native: ArrowNativeTypeOp,
 {
     /// One price column of the bars, NULL where a bar saw no rows.
-    fn prices(&self, bars: &[Bar<T::Native>], f: fn(&Bar<T::Native>) -> T::Native) -> Result<ArrayRef> {
+    fn prices(
+        &self,
+        bars: &[Bar<T::Native>],
+        f: fn(&Bar<T::Native>) -> T::Native,
+    ) -> Result<ArrayRef> {
         let values = PrimitiveArray::<T>::from_iter(bars.iter().map(|b| b.seen.then(|| f(b))))
             .with_data_type(self.price_type.clone());
         Ok(Arc::new(values))
@@ -383,7 +424,10 @@ mod tests {
         t.check_all_paths(
             &[ts, price],
             &[0, 0, 0, 1],
-            &["{open: 2.0, high: 2.0, low: 2.0, close: 2.0}", "{open: 1.0, high: 1.0, low: 1.0, close: 1.0}"],
+            &[
+                "{open: 2.0, high: 2.0, low: 2.0, close: 2.0}",
+                "{open: 1.0, high: 1.0, low: 1.0, close: 1.0}",
+            ],
         )?;
         let ts = i64s(&[None, Some(1)]);
         let price = f64s(&[Some(1.0), None]);
@@ -397,7 +441,11 @@ mod tests {
         let ts = i64s(&[Some(7); 4]);
         let price = f64s(&[Some(20.0), Some(30.0), Some(10.0), Some(25.0)]);
         let seq = i64s(&[Some(5), Some(9), Some(1), Some(6)]);
-        t.check_all_paths(&[ts, price, seq], &[0; 4], &["{open: 10.0, high: 30.0, low: 10.0, close: 30.0}"])
+        t.check_all_paths(
+            &[ts, price, seq],
+            &[0; 4],
+            &["{open: 10.0, high: 30.0, low: 10.0, close: 30.0}"],
+        )
     }
 
     #[test]
@@ -406,7 +454,11 @@ mod tests {
         let ts = i64s(&[Some(7), Some(7)]);
         let price = f64s(&[Some(1.0), Some(2.0)]);
         let seq = i64s(&[Some(i64::MIN + 1), None]);
-        t.check_all_paths(&[ts, price, seq], &[0, 0], &["{open: 2.0, high: 2.0, low: 1.0, close: 1.0}"])
+        t.check_all_paths(
+            &[ts, price, seq],
+            &[0, 0],
+            &["{open: 2.0, high: 2.0, low: 1.0, close: 1.0}"],
+        )
     }
 
     #[test]
@@ -417,9 +469,15 @@ mod tests {
         let ts = i64s(&[Some(1), Some(1), Some(2), Some(2)]);
         let price = f64s(&[Some(10.0), Some(11.0), Some(12.0), Some(13.0)]);
         let result = t.groups_result(&[ts.clone(), price.clone()], &[0; 4], 1)?;
-        assert_eq!(crate::test_util::show(result.as_ref(), 0), "{open: 10.0, high: 13.0, low: 10.0, close: 13.0}");
+        assert_eq!(
+            crate::test_util::show(result.as_ref(), 0),
+            "{open: 10.0, high: 13.0, low: 10.0, close: 13.0}"
+        );
         let value = t.accumulator_result(&[ts, price])?;
-        assert_eq!(value.to_string(), "{open:10.0,high:13.0,low:10.0,close:13.0}");
+        assert_eq!(
+            value.to_string(),
+            "{open:10.0,high:13.0,low:10.0,close:13.0}"
+        );
         Ok(())
     }
 
@@ -428,7 +486,11 @@ mod tests {
         let t = tester(vec![DataType::Int64, DataType::Float64]);
         let ts = i64s(&[Some(1), Some(2), Some(3)]);
         let price = f64s(&[Some(2.0), Some(f64::NAN), Some(1.0)]);
-        t.check_all_paths(&[ts, price], &[0; 3], &["{open: 2.0, high: NaN, low: 1.0, close: 1.0}"])
+        t.check_all_paths(
+            &[ts, price],
+            &[0; 3],
+            &["{open: 2.0, high: NaN, low: 1.0, close: 1.0}"],
+        )
     }
 
     #[test]
@@ -436,10 +498,12 @@ mod tests {
         let ts_type = DataType::Timestamp(TimeUnit::Millisecond, Some("America/New_York".into()));
         let t = tester(vec![ts_type, DataType::Decimal128(12, 4)]);
         let ts: ArrayRef = Arc::new(
-            TimestampMillisecondArray::from(vec![2_000, 1_000, 3_000]).with_timezone("America/New_York"),
+            TimestampMillisecondArray::from(vec![2_000, 1_000, 3_000])
+                .with_timezone("America/New_York"),
         );
         let price: ArrayRef = Arc::new(
-            Decimal128Array::from(vec![1_872_500, 1_871_000, 1_870_000]).with_precision_and_scale(12, 4)?,
+            Decimal128Array::from(vec![1_872_500, 1_871_000, 1_870_000])
+                .with_precision_and_scale(12, 4)?,
         );
         t.check_all_paths(
             &[ts, price],
@@ -451,13 +515,35 @@ mod tests {
     #[test]
     fn coercion_errors_name_the_argument() {
         let o = Ohlc::new();
-        let err = o.coerce_types(&[DataType::Utf8, DataType::Float64]).unwrap_err();
-        assert!(err.to_string().contains("ohlc: argument 1 (ts) must be a TIMESTAMP or an integer, got Utf8"), "{err}");
-        let err = o.coerce_types(&[DataType::Int64, DataType::Boolean]).unwrap_err();
-        assert!(err.to_string().contains("ohlc: argument 2 (price) must be a number"), "{err}");
-        let err = o.coerce_types(&[DataType::Int64, DataType::Float64, DataType::Float64]).unwrap_err();
-        assert!(err.to_string().contains("ohlc: argument 3 (seq) must be an integer"), "{err}");
+        let err = o
+            .coerce_types(&[DataType::Utf8, DataType::Float64])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ohlc: argument 1 (ts) must be a TIMESTAMP or an integer, got Utf8"),
+            "{err}"
+        );
+        let err = o
+            .coerce_types(&[DataType::Int64, DataType::Boolean])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ohlc: argument 2 (price) must be a number"),
+            "{err}"
+        );
+        let err = o
+            .coerce_types(&[DataType::Int64, DataType::Float64, DataType::Float64])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ohlc: argument 3 (seq) must be an integer"),
+            "{err}"
+        );
         let err = o.coerce_types(&[DataType::Int64]).unwrap_err();
-        assert!(err.to_string().contains("ohlc: expected ohlc(ts, price [, seq]), got 1 argument(s)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("ohlc: expected ohlc(ts, price [, seq]), got 1 argument(s)"),
+            "{err}"
+        );
     }
 }

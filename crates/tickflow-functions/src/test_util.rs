@@ -152,7 +152,12 @@ impl AggTester {
             for start in (0..n).step_by(batch) {
                 let len = batch.min(n - start);
                 let seen = groups[..start + len].iter().max().map_or(0, |g| g + 1);
-                acc.update_batch(&slice_all(values, start, len), &groups[start..start + len], None, seen.max(1))?;
+                acc.update_batch(
+                    &slice_all(values, start, len),
+                    &groups[start..start + len],
+                    None,
+                    seen.max(1),
+                )?;
             }
             acc.update_batch(&slice_all(values, 0, 0), &[], None, num_groups)?;
             let got = show_all(acc.evaluate(EmitTo::All)?.as_ref());
@@ -161,7 +166,10 @@ impl AggTester {
             // One Accumulator per group, fed `batch` rows at a time, through state + merge.
             let mut got = Vec::new();
             for group in 0..num_groups {
-                let rows: Vec<u64> = (0..n).filter(|&r| groups[r] == group).map(|r| r as u64).collect();
+                let rows: Vec<u64> = (0..n)
+                    .filter(|&r| groups[r] == group)
+                    .map(|r| r as u64)
+                    .collect();
                 let rows = datafusion::arrow::array::UInt64Array::from(rows);
                 let take = |v: &ArrayRef| datafusion::arrow::compute::take(v, &rows, None);
                 let group_values = values.iter().map(take).collect::<Result<Vec<_>, _>>()?;
@@ -171,7 +179,11 @@ impl AggTester {
                 for start in (0..m).step_by(batch) {
                     let len = batch.min(m - start);
                     // Alternate batches between two accumulators, then merge: any split works.
-                    let target = if (start / batch) % 2 == 0 { &mut first } else { &mut second };
+                    let target = if (start / batch) % 2 == 0 {
+                        &mut first
+                    } else {
+                        &mut second
+                    };
                     target.update_batch(&slice_all(&group_values, start, len))?;
                 }
                 let state: Vec<ArrayRef> = second
@@ -189,18 +201,31 @@ impl AggTester {
         // Two partial aggregations merged, in both orders.
         let half = n / 2;
         let a = self.partial_state(&slice_all(values, 0, half), &groups[..half], num_groups)?;
-        let b = self.partial_state(&slice_all(values, half, n - half), &groups[half..], num_groups)?;
+        let b = self.partial_state(
+            &slice_all(values, half, n - half),
+            &groups[half..],
+            num_groups,
+        )?;
         let identity: Vec<usize> = (0..num_groups).collect();
         for (order, states) in [("a, b", [a.clone(), b.clone()]), ("b, a", [b, a])] {
-            let merged = self.merge_states(&states, &[identity.clone(), identity.clone()], num_groups)?;
-            assert_eq!(show_all(merged.as_ref()), expected, "merge of partial states {order}");
+            let merged =
+                self.merge_states(&states, &[identity.clone(), identity.clone()], num_groups)?;
+            assert_eq!(
+                show_all(merged.as_ref()),
+                expected,
+                "merge of partial states {order}"
+            );
         }
 
         // convert_to_state (the skip-partial-aggregation path), then merge.
         let acc = self.groups();
         let state = acc.convert_to_state(values, None)?;
         let merged = self.merge_states(&[state], &[groups.to_vec()], num_groups)?;
-        assert_eq!(show_all(merged.as_ref()), expected, "convert_to_state + merge");
+        assert_eq!(
+            show_all(merged.as_ref()),
+            expected,
+            "convert_to_state + merge"
+        );
 
         // EmitTo::First: emit the first group alone, then the rest.
         if num_groups > 1 {
@@ -215,7 +240,11 @@ impl AggTester {
         let keep_all = BooleanArray::from(vec![true; n]);
         let mut acc = self.groups();
         acc.update_batch(values, groups, Some(&keep_all), num_groups)?;
-        assert_eq!(show_all(acc.evaluate(EmitTo::All)?.as_ref()), expected, "filter all true");
+        assert_eq!(
+            show_all(acc.evaluate(EmitTo::All)?.as_ref()),
+            expected,
+            "filter all true"
+        );
         let drop_all = BooleanArray::from(vec![Some(false); n]);
         let mut acc = self.groups();
         acc.update_batch(values, groups, Some(&drop_all), num_groups)?;
@@ -227,7 +256,11 @@ impl AggTester {
         );
         let state = self.groups().convert_to_state(values, Some(&drop_all))?;
         let merged = self.merge_states(&[state], &[groups.to_vec()], num_groups)?;
-        assert_eq!(show_all(merged.as_ref()), show_all(empty.as_ref()), "convert_to_state with filter");
+        assert_eq!(
+            show_all(merged.as_ref()),
+            show_all(empty.as_ref()),
+            "convert_to_state with filter"
+        );
         Ok(())
     }
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
 use datafusion::arrow::datatypes::{
-    ArrowTimestampType, DataType, Field, FieldRef, IntervalUnit, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    ArrowTimestampType, DataType, Field, FieldRef, IntervalUnit, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType,
 };
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
@@ -37,14 +38,18 @@ Timestamps without a zone are UTC. Returns the type of `ts` (same unit and zone)
 `ts`, so sorted input stays sorted.",
     syntax_example = "time_bucket(width, ts [, origin | timezone])",
     sql_example = r#"```sql
-> SELECT time_bucket(INTERVAL '9 minutes', TIMESTAMP '2024-03-05 09:31:59');
-+------------------------------------------------------------------------+
-| time_bucket(IntervalMonthDayNano(...),Utf8("2024-03-05 09:31:59"))      |
-+------------------------------------------------------------------------+
-| 2024-03-05T09:27:00                                                    |
-+------------------------------------------------------------------------+
-> SELECT time_bucket('1 day', TIMESTAMP '2024-03-10 12:00:00', 'America/New_York');
--- 2024-03-10T05:00:00 (local midnight, EST, as a UTC instant)
+> SELECT time_bucket(INTERVAL '9 minutes', TIMESTAMP '2024-03-05 09:31:59') AS bucket;
++---------------------+
+| bucket              |
++---------------------+
+| 2024-03-05T09:27:00 |
++---------------------+
+> SELECT time_bucket('1 day', TIMESTAMP '2024-03-10 12:00:00', 'America/New_York') AS bucket;
++---------------------+
+| bucket              |
++---------------------+
+| 2024-03-10T05:00:00 |
++---------------------+
 ```"#,
     argument(
         name = "width",
@@ -52,8 +57,14 @@ Timestamps without a zone are UTC. Returns the type of `ts` (same unit and zone)
 either a fixed length (micro/milli/seconds, minutes, hours, days, weeks) or whole months/years, \
 never both."
     ),
-    argument(name = "ts", description = "The TIMESTAMP to bucket, of any unit and time zone."),
-    argument(name = "origin", description = "Optional TIMESTAMP the grid is anchored at."),
+    argument(
+        name = "ts",
+        description = "The TIMESTAMP to bucket, of any unit and time zone."
+    ),
+    argument(
+        name = "origin",
+        description = "Optional TIMESTAMP the grid is anchored at."
+    ),
     argument(
         name = "timezone",
         description = "Optional time zone to bucket in: an IANA name ('America/New_York') or an \
@@ -92,10 +103,13 @@ pub(crate) fn coerce_bucket_args(
     let mut types = Vec::with_capacity(arg_types.len());
     types.push(match &arg_types[0] {
         DataType::Interval(_) => DataType::Interval(IntervalUnit::MonthDayNano),
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => arg_types[0].clone(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => {
+            arg_types[0].clone()
+        }
         other => {
-            return Err(Arg::new(function, 1, "width")
-                .error(format!("must be an INTERVAL or a string such as '9 minutes', got {other}")));
+            return Err(Arg::new(function, 1, "width").error(format!(
+                "must be an INTERVAL or a string such as '9 minutes', got {other}"
+            )));
         }
     });
     for (i, name) in ts_names.iter().enumerate() {
@@ -111,14 +125,17 @@ pub(crate) fn coerce_bucket_args(
     }
     if let Some(anchor) = arg_types.get(1 + n_ts) {
         types.push(match anchor {
-            DataType::Timestamp(_, _) | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                anchor.clone()
-            }
+            DataType::Timestamp(_, _)
+            | DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View => anchor.clone(),
             DataType::Null => DataType::Utf8,
             other => {
-                return Err(Arg::new(function, 2 + n_ts, "origin | timezone").error(format!(
-                    "must be a TIMESTAMP (origin) or a string (time zone), got {other}"
-                )));
+                return Err(
+                    Arg::new(function, 2 + n_ts, "origin | timezone").error(format!(
+                        "must be a TIMESTAMP (origin) or a string (time zone), got {other}"
+                    )),
+                );
             }
         });
     }
@@ -126,14 +143,17 @@ pub(crate) fn coerce_bucket_args(
 }
 
 /// The constant value of argument `i`, or an error naming it.
-pub(crate) fn constant_arg<'a>(args: &'a [ColumnarValue], i: usize, arg: Arg) -> Result<&'a ScalarValue> {
+pub(crate) fn constant_arg(args: &[ColumnarValue], i: usize, arg: Arg) -> Result<&ScalarValue> {
     match &args[i] {
         ColumnarValue::Scalar(v) => Ok(v),
         ColumnarValue::Array(_) => Err(arg.error("must be a constant, not a column")),
     }
 }
 
-fn bucket_array<T: ArrowTimestampType>(ts: &ArrayRef, bucketer: &UnitBucketer<'_>) -> Result<ArrayRef> {
+fn bucket_array<T: ArrowTimestampType>(
+    ts: &ArrayRef,
+    bucketer: &UnitBucketer<'_>,
+) -> Result<ArrayRef> {
     let ts = ts.as_primitive::<T>();
     let out: PrimitiveArray<T> = match ts.nulls() {
         // The common case: no NULLs, one tight loop.
@@ -153,7 +173,10 @@ fn bucket_array<T: ArrowTimestampType>(ts: &ArrayRef, bucketer: &UnitBucketer<'_
 /// Buckets a column of timestamps of any unit on `grid`.
 pub(crate) fn bucket_timestamps(ts: &ArrayRef, grid: &Grid) -> Result<ArrayRef> {
     let DataType::Timestamp(unit, _) = ts.data_type() else {
-        return exec_err!("{NAME}: expected a timestamp column, got {}", ts.data_type());
+        return exec_err!(
+            "{NAME}: expected a timestamp column, got {}",
+            ts.data_type()
+        );
     };
     let bucketer = grid.for_unit(*unit);
     match unit {
@@ -195,13 +218,21 @@ impl ScalarUDFImpl for TimeBucket {
                 grid_from_scalars(NAME, width, anchor, 3, ts_field.data_type())?;
             }
         }
-        Ok(Arc::new(Field::new(NAME, ts_field.data_type().clone(), ts_field.is_nullable())))
+        Ok(Arc::new(Field::new(
+            NAME,
+            ts_field.data_type().clone(),
+            ts_field.is_nullable(),
+        )))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let width = constant_arg(&args.args, 0, Arg::new(NAME, 1, "width"))?;
         let anchor = match args.args.get(2) {
-            Some(_) => Some(constant_arg(&args.args, 2, Arg::new(NAME, 3, "origin | timezone"))?),
+            Some(_) => Some(constant_arg(
+                &args.args,
+                2,
+                Arg::new(NAME, 3, "origin | timezone"),
+            )?),
             None => None,
         };
         let ts_type = args.arg_fields[1].data_type();
@@ -210,14 +241,20 @@ impl ScalarUDFImpl for TimeBucket {
             ColumnarValue::Array(ts) => Ok(ColumnarValue::Array(bucket_timestamps(ts, &grid)?)),
             ColumnarValue::Scalar(ts) => {
                 let bucketed = bucket_timestamps(&ts.to_array()?, &grid)?;
-                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&bucketed, 0)?))
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                    &bucketed, 0,
+                )?))
             }
         }
     }
 
     fn output_ordering(&self, inputs: &[ExprProperties]) -> Result<SortProperties> {
         // Monotonic (non-decreasing) in ts when the width and the anchor are constants.
-        let constant = |i: usize| inputs.get(i).is_none_or(|p| p.sort_properties == SortProperties::Singleton);
+        let constant = |i: usize| {
+            inputs
+                .get(i)
+                .is_none_or(|p| p.sort_properties == SortProperties::Singleton)
+        };
         if constant(0) && constant(2) {
             Ok(inputs[1].sort_properties)
         } else {

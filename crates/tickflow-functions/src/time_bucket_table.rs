@@ -32,6 +32,18 @@ impl TimeBucketTable {
     pub const DOC: &'static str = "time_bucket(width, start, end [, origin | timezone]) in FROM: \
 one row (bucket_start, bucket_end) per time bucket meeting [start, end), the grid to LEFT JOIN \
 bars against when filling gaps.";
+
+    /// An example with its real output (executed by the docs test).
+    pub const SQL_EXAMPLE: &'static str = r#"```sql
+> SELECT * FROM time_bucket(INTERVAL '30 minutes', TIMESTAMP '2024-01-02 14:30:00', TIMESTAMP '2024-01-02 16:00:00');
++---------------------+---------------------+
+| bucket_start        | bucket_end          |
++---------------------+---------------------+
+| 2024-01-02T14:30:00 | 2024-01-02T15:00:00 |
+| 2024-01-02T15:00:00 | 2024-01-02T15:30:00 |
+| 2024-01-02T15:30:00 | 2024-01-02T16:00:00 |
++---------------------+---------------------+
+```"#;
 }
 
 impl TableFunctionImpl for TimeBucketTable {

@@ -36,14 +36,23 @@ Buckets are those of `time_bucket(width, ts [, origin | timezone])`. An empty li
 `start >= end`; NULL when start or end is NULL. At most 10,000,000 buckets per range.",
     syntax_example = "time_buckets(width, start, end [, origin | timezone])",
     sql_example = r#"```sql
-> SELECT time_buckets(INTERVAL '1 hour', TIMESTAMP '2024-01-02 09:30', TIMESTAMP '2024-01-02 11:00');
--- [{bucket_start: 2024-01-02T09:00:00, bucket_end: 2024-01-02T10:00:00},
---  {bucket_start: 2024-01-02T10:00:00, bucket_end: 2024-01-02T11:00:00}]
+> SELECT time_buckets(INTERVAL '1 hour', TIMESTAMP '2024-01-02 09:30:00', TIMESTAMP '2024-01-02 11:00:00') AS buckets;
++----------------------------------------------------------------------------------------------------------------------------------------------+
+| buckets                                                                                                                                      |
++----------------------------------------------------------------------------------------------------------------------------------------------+
+| [{bucket_start: 2024-01-02T09:00:00, bucket_end: 2024-01-02T10:00:00}, {bucket_start: 2024-01-02T10:00:00, bucket_end: 2024-01-02T11:00:00}] |
++----------------------------------------------------------------------------------------------------------------------------------------------+
 ```"#,
     argument(name = "width", description = "Bucket width, as for `time_bucket`."),
-    argument(name = "start", description = "Start of the range (TIMESTAMP, inclusive)."),
+    argument(
+        name = "start",
+        description = "Start of the range (TIMESTAMP, inclusive)."
+    ),
     argument(name = "end", description = "End of the range (TIMESTAMP, exclusive)."),
-    argument(name = "origin", description = "Optional TIMESTAMP the grid is anchored at."),
+    argument(
+        name = "origin",
+        description = "Optional TIMESTAMP the grid is anchored at."
+    ),
     argument(name = "timezone", description = "Optional time zone to bucket in.")
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -78,7 +87,14 @@ fn list_type(ts_type: &DataType) -> DataType {
 }
 
 /// Appends the buckets meeting `[start, end)` (raw values of one unit) to `starts`/`ends`.
-fn push_buckets(grid: &Grid, unit: datafusion::arrow::datatypes::TimeUnit, start: i64, end: i64, starts: &mut Vec<i64>, ends: &mut Vec<i64>) -> Result<()> {
+fn push_buckets(
+    grid: &Grid,
+    unit: datafusion::arrow::datatypes::TimeUnit,
+    start: i64,
+    end: i64,
+    starts: &mut Vec<i64>,
+    ends: &mut Vec<i64>,
+) -> Result<()> {
     let bucketer = grid.for_unit(unit);
     let (start_ns, end_ns) = (
         start as i128 * crate::bucket::unit_nanos(unit),
@@ -115,15 +131,27 @@ pub(crate) fn bucket_lists(grid: &Grid, start: &ArrayRef, end: &ArrayRef) -> Res
     };
     // Timestamps are i64 underneath; `end` was coerced to `start`'s type.
     let end = cast(end, &ts_type)?;
-    let (start_raw, end_raw) = (cast(start, &DataType::Int64)?, cast(&end, &DataType::Int64)?);
-    let (start_raw, end_raw): (&Int64Array, &Int64Array) =
-        (start_raw.as_primitive::<Int64Type>(), end_raw.as_primitive::<Int64Type>());
+    let (start_raw, end_raw) = (
+        cast(start, &DataType::Int64)?,
+        cast(&end, &DataType::Int64)?,
+    );
+    let (start_raw, end_raw): (&Int64Array, &Int64Array) = (
+        start_raw.as_primitive::<Int64Type>(),
+        end_raw.as_primitive::<Int64Type>(),
+    );
     let (mut starts, mut ends) = (Vec::new(), Vec::new());
     let mut offsets = Vec::with_capacity(start.len() + 1);
     offsets.push(0i32);
     for row in 0..start.len() {
         if start_raw.is_valid(row) && end_raw.is_valid(row) {
-            push_buckets(grid, unit, start_raw.value(row), end_raw.value(row), &mut starts, &mut ends)?;
+            push_buckets(
+                grid,
+                unit,
+                start_raw.value(row),
+                end_raw.value(row),
+                &mut starts,
+                &mut ends,
+            )?;
         }
         let Ok(offset) = i32::try_from(starts.len()) else {
             return exec_err!("{NAME}: more than {} buckets in one batch", i32::MAX);
@@ -131,12 +159,27 @@ pub(crate) fn bucket_lists(grid: &Grid, start: &ArrayRef, end: &ArrayRef) -> Res
         offsets.push(offset);
     }
     let column = |values: Vec<i64>| -> Result<ArrayRef> {
-        Ok(cast(&(Arc::new(Int64Array::from(values)) as ArrayRef), &ts_type)?)
+        Ok(cast(
+            &(Arc::new(Int64Array::from(values)) as ArrayRef),
+            &ts_type,
+        )?)
     };
-    let buckets = StructArray::try_new(bucket_fields(&ts_type), vec![column(starts)?, column(ends)?], None)?;
+    let buckets = StructArray::try_new(
+        bucket_fields(&ts_type),
+        vec![column(starts)?, column(ends)?],
+        None,
+    )?;
     let nulls = NullBuffer::union(start.logical_nulls().as_ref(), end.logical_nulls().as_ref());
-    let list_field = Arc::new(Field::new_list_field(DataType::Struct(bucket_fields(&ts_type)), false));
-    Ok(Arc::new(ListArray::try_new(list_field, OffsetBuffer::new(offsets.into()), Arc::new(buckets), nulls)?))
+    let list_field = Arc::new(Field::new_list_field(
+        DataType::Struct(bucket_fields(&ts_type)),
+        false,
+    ));
+    Ok(Arc::new(ListArray::try_new(
+        list_field,
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(buckets),
+        nulls,
+    )?))
 }
 
 impl ScalarUDFImpl for TimeBuckets {
@@ -159,7 +202,10 @@ impl ScalarUDFImpl for TimeBuckets {
         Ok(list_type(&arg_types[1]))
     }
 
-    fn return_field_from_args(&self, args: datafusion::logical_expr::ReturnFieldArgs) -> Result<FieldRef> {
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> Result<FieldRef> {
         let ts_type = args.arg_fields[1].data_type();
         if let Some(Some(width)) = args.scalar_arguments.first() {
             let anchor = args.scalar_arguments.get(3).copied().flatten();
@@ -173,17 +219,25 @@ impl ScalarUDFImpl for TimeBuckets {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let width = constant_arg(&args.args, 0, Arg::new(NAME, 1, "width"))?;
         let anchor = match args.args.get(3) {
-            Some(_) => Some(constant_arg(&args.args, 3, Arg::new(NAME, 4, "origin | timezone"))?),
+            Some(_) => Some(constant_arg(
+                &args.args,
+                3,
+                Arg::new(NAME, 4, "origin | timezone"),
+            )?),
             None => None,
         };
         let grid = grid_from_scalars(NAME, width, anchor, 4, args.arg_fields[1].data_type())?;
-        let all_scalar = args.args[1..3].iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let all_scalar = args.args[1..3]
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let rows = if all_scalar { 1 } else { args.number_rows };
         let start = args.args[1].to_array(rows)?;
         let end = args.args[2].to_array(rows)?;
         let lists = bucket_lists(&grid, &start, &end)?;
         if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&lists, 0)?))
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &lists, 0,
+            )?))
         } else {
             Ok(ColumnarValue::Array(lists))
         }

@@ -33,13 +33,12 @@ Integer and decimal sums are exact, and an overflow is an error (never a wrap-ar
 sums are compensated. NULL when the group has no non-NULL volume.",
     syntax_example = "total_volume(volume)",
     sql_example = r#"```sql
-> SELECT symbol, total_volume(size) FROM trades GROUP BY symbol ORDER BY symbol;
-+--------+--------------------------+
-| symbol | total_volume(trades.size) |
-+--------+--------------------------+
-| AAPL   | 1300                     |
-| MSFT   | 250                      |
-+--------+--------------------------+
+> SELECT total_volume(size) AS volume FROM (VALUES (100), (NULL), (250)) AS t(size);
++--------+
+| volume |
++--------+
+| 350    |
++--------+
 ```"#,
     argument(
         name = "volume",
@@ -88,10 +87,18 @@ impl AggregateUDFImpl for TotalVolume {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let sum = Field::new(format_state_name(args.name, "sum"), args.return_type().clone(), true);
+        let sum = Field::new(
+            format_state_name(args.name, "sum"),
+            args.return_type().clone(),
+            true,
+        );
         let mut fields = vec![Arc::new(sum)];
         if args.return_type() == &DataType::Float64 {
-            let comp = Field::new(format_state_name(args.name, "compensation"), DataType::Float64, true);
+            let comp = Field::new(
+                format_state_name(args.name, "compensation"),
+                DataType::Float64,
+                true,
+            );
             fields.push(Arc::new(comp));
         }
         Ok(fields)
@@ -100,7 +107,9 @@ impl AggregateUDFImpl for TotalVolume {
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         Ok(match args.return_type() {
             DataType::Int64 => Box::new(KernelAccumulator::new(IntegerSum)),
-            DataType::Decimal128(_, s) => Box::new(KernelAccumulator::new(DecimalSum { scale: *s })),
+            DataType::Decimal128(_, s) => {
+                Box::new(KernelAccumulator::new(DecimalSum { scale: *s }))
+            }
             DataType::Float64 => Box::new(KernelAccumulator::new(FloatSum)),
             other => return internal_err!("{NAME}: unexpected return type {other}"),
         })
@@ -110,7 +119,10 @@ impl AggregateUDFImpl for TotalVolume {
         true
     }
 
-    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
         Ok(match args.return_type() {
             DataType::Int64 => Box::new(KernelGroupsAccumulator::new(IntegerSum)),
             DataType::Decimal128(_, s) => {
@@ -223,7 +235,12 @@ impl GroupKernel for DecimalSum {
         Ok(states[0].as_primitive::<Decimal128Type>())
     }
 
-    fn merge(&self, state: &mut Option<i128>, partial: &&Decimal128Array, row: usize) -> Result<()> {
+    fn merge(
+        &self,
+        state: &mut Option<i128>,
+        partial: &&Decimal128Array,
+        row: usize,
+    ) -> Result<()> {
         if partial.is_valid(row) {
             self.add(state, partial.value(row))?;
         }
@@ -268,7 +285,12 @@ impl GroupKernel for FloatSum {
         ))
     }
 
-    fn merge(&self, state: &mut Self::State, partial: &Self::Partial<'_>, row: usize) -> Result<()> {
+    fn merge(
+        &self,
+        state: &mut Self::State,
+        partial: &Self::Partial<'_>,
+        row: usize,
+    ) -> Result<()> {
         let (sums, compensations) = partial;
         if sums.is_valid(row) {
             state.get_or_insert_default().merge(CompensatedSum {
@@ -321,8 +343,14 @@ mod tests {
         let err = t
             .groups_result(&[i64s(&[Some(i64::MAX), Some(1)])], &[0, 0], 1)
             .unwrap_err();
-        assert!(err.to_string().contains("total_volume: arithmetic overflow"), "{err}");
-        let err = t.accumulator_result(&[i64s(&[Some(i64::MIN), Some(-1)])]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("total_volume: arithmetic overflow"),
+            "{err}"
+        );
+        let err = t
+            .accumulator_result(&[i64s(&[Some(i64::MIN), Some(-1)])])
+            .unwrap_err();
         assert!(err.to_string().contains("overflow"), "{err}");
     }
 
@@ -340,7 +368,8 @@ mod tests {
     fn decimals_keep_their_scale() -> Result<()> {
         let t = tester(DataType::Decimal128(10, 2));
         let volume: ArrayRef = Arc::new(
-            Decimal128Array::from(vec![Some(150), Some(-25), None]).with_precision_and_scale(10, 2)?,
+            Decimal128Array::from(vec![Some(150), Some(-25), None])
+                .with_precision_and_scale(10, 2)?,
         );
         t.check_all_paths(&[volume], &[0, 0, 0], &["1.25"])
     }

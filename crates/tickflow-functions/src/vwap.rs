@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array,
+};
 use datafusion::arrow::datatypes::{
     DECIMAL128_MAX_PRECISION, DECIMAL128_MAX_SCALE, DataType, Decimal128Type, Field, FieldRef,
     Float64Type, Int64Type, i256,
@@ -40,16 +42,27 @@ from zero), giving DECIMAL(38, price scale + 4); otherwise the result is a DOUBL
 compensated sums.",
     syntax_example = "vwap(price, volume)",
     sql_example = r#"```sql
-> SELECT symbol, vwap(price, size) FROM trades GROUP BY symbol ORDER BY symbol;
-+--------+-------------------------------+
-| symbol | vwap(trades.price,trades.size) |
-+--------+-------------------------------+
-| AAPL   | 187.1015384615                |
-| MSFT   | 411.2000000000                |
-+--------+-------------------------------+
+> SELECT vwap(price, size) AS vwap FROM (VALUES (10.0, 100), (10.5, 300), (NULL, 50)) AS trades(price, size);
++--------+
+| vwap   |
++--------+
+| 10.375 |
++--------+
+> SELECT vwap(CAST(price AS DECIMAL(10, 2)), size) AS vwap FROM (VALUES (10.01, 100), (10.02, 200)) AS trades(price, size);
++-----------+
+| vwap      |
++-----------+
+| 10.016667 |
++-----------+
 ```"#,
-    argument(name = "price", description = "Trade price: DECIMAL, float or integer."),
-    argument(name = "volume", description = "Trade size: integer, DECIMAL or float.")
+    argument(
+        name = "price",
+        description = "Trade price: DECIMAL, float or integer."
+    ),
+    argument(
+        name = "volume",
+        description = "Trade size: integer, DECIMAL or float."
+    )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Vwap {
@@ -73,13 +86,19 @@ impl Vwap {
 /// Which kernel a pair of (coerced) argument types selects.
 enum Kind {
     /// Scales of price and volume.
-    Exact { price_scale: i8, volume_scale: i8 },
+    Exact {
+        price_scale: i8,
+        volume_scale: i8,
+    },
     Float,
 }
 
 fn kind(arg_types: &[DataType]) -> Result<Kind> {
     match arg_types {
-        [DataType::Decimal128(_, price_scale), DataType::Decimal128(_, volume_scale)] => Ok(Kind::Exact {
+        [
+            DataType::Decimal128(_, price_scale),
+            DataType::Decimal128(_, volume_scale),
+        ] => Ok(Kind::Exact {
             price_scale: *price_scale,
             volume_scale: *volume_scale,
         }),
@@ -131,14 +150,27 @@ impl AggregateUDFImpl for Vwap {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let types: Vec<DataType> = args.input_fields.iter().map(|f| f.data_type().clone()).collect();
+        let types: Vec<DataType> = args
+            .input_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
         let field = |suffix: &str, dt: DataType| {
             Arc::new(Field::new(format_state_name(args.name, suffix), dt, true))
         };
         Ok(match kind(&types)? {
-            Kind::Exact { price_scale, volume_scale } => vec![
-                field("sum_pv", DataType::Decimal128(DECIMAL128_MAX_PRECISION, price_scale + volume_scale)),
-                field("sum_v", DataType::Decimal128(DECIMAL128_MAX_PRECISION, volume_scale)),
+            Kind::Exact {
+                price_scale,
+                volume_scale,
+            } => vec![
+                field(
+                    "sum_pv",
+                    DataType::Decimal128(DECIMAL128_MAX_PRECISION, price_scale + volume_scale),
+                ),
+                field(
+                    "sum_v",
+                    DataType::Decimal128(DECIMAL128_MAX_PRECISION, volume_scale),
+                ),
             ],
             Kind::Float => vec![
                 field("sum_pv", DataType::Float64),
@@ -150,11 +182,20 @@ impl AggregateUDFImpl for Vwap {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let types: Vec<DataType> = args.expr_fields.iter().map(|f| f.data_type().clone()).collect();
+        let types: Vec<DataType> = args
+            .expr_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
         Ok(match kind(&types)? {
-            Kind::Exact { price_scale, volume_scale } => Box::new(KernelAccumulator::new(
-                ExactVwap::new(price_scale, volume_scale, args.return_type())?,
-            )),
+            Kind::Exact {
+                price_scale,
+                volume_scale,
+            } => Box::new(KernelAccumulator::new(ExactVwap::new(
+                price_scale,
+                volume_scale,
+                args.return_type(),
+            )?)),
             Kind::Float => Box::new(KernelAccumulator::new(FloatVwap)),
         })
     }
@@ -163,12 +204,24 @@ impl AggregateUDFImpl for Vwap {
         true
     }
 
-    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        let types: Vec<DataType> = args.expr_fields.iter().map(|f| f.data_type().clone()).collect();
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        let types: Vec<DataType> = args
+            .expr_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
         Ok(match kind(&types)? {
-            Kind::Exact { price_scale, volume_scale } => Box::new(KernelGroupsAccumulator::new(
-                ExactVwap::new(price_scale, volume_scale, args.return_type())?,
-            )),
+            Kind::Exact {
+                price_scale,
+                volume_scale,
+            } => Box::new(KernelGroupsAccumulator::new(ExactVwap::new(
+                price_scale,
+                volume_scale,
+                args.return_type(),
+            )?)),
             Kind::Float => Box::new(KernelGroupsAccumulator::new(FloatVwap)),
         })
     }
@@ -236,7 +289,10 @@ impl ExactVwap {
 
     #[inline]
     fn add(&self, state: &mut ExactSums, pv: Option<i128>, v: i128) -> Result<()> {
-        state.sum_pv = checked(pv.and_then(|pv| state.sum_pv.checked_add(pv)), "Σ(price·volume)")?;
+        state.sum_pv = checked(
+            pv.and_then(|pv| state.sum_pv.checked_add(pv)),
+            "Σ(price·volume)",
+        )?;
         state.sum_v = checked(state.sum_v.checked_add(v), "Σvolume")?;
         Ok(())
     }
@@ -249,7 +305,8 @@ impl ExactVwap {
         // value = (sum_pv / 10^(ps+vs)) / (sum_v / 10^vs) = (sum_pv / sum_v) / 10^ps, so the
         // unscaled result at scale rs is sum_pv · 10^(rs - ps) / sum_v: exact in 256 bits.
         let shift = (self.result_scale - self.price_scale) as u32;
-        let numerator = i256::from_i128(sums.sum_pv).wrapping_mul(i256::from_i128(10_i128.pow(shift)));
+        let numerator =
+            i256::from_i128(sums.sum_pv).wrapping_mul(i256::from_i128(10_i128.pow(shift)));
         let denominator = i256::from_i128(sums.sum_v);
         let quotient = numerator.wrapping_div(denominator);
         let remainder = numerator.wrapping_rem(denominator);
@@ -307,7 +364,10 @@ impl GroupKernel for ExactVwap {
 
     fn state(&self, states: &[ExactSums]) -> Result<Vec<ArrayRef>> {
         let sum_pv = Decimal128Array::from_iter_values(states.iter().map(|s| s.sum_pv))
-            .with_precision_and_scale(DECIMAL128_MAX_PRECISION, self.price_scale + self.volume_scale)?;
+            .with_precision_and_scale(
+                DECIMAL128_MAX_PRECISION,
+                self.price_scale + self.volume_scale,
+            )?;
         let sum_v = Decimal128Array::from_iter_values(states.iter().map(|s| s.sum_v))
             .with_precision_and_scale(DECIMAL128_MAX_PRECISION, self.volume_scale)?;
         Ok(vec![Arc::new(sum_pv), Arc::new(sum_v)])
@@ -317,7 +377,7 @@ impl GroupKernel for ExactVwap {
         let mut values = Vec::with_capacity(states.len());
         for s in states {
             let value = self.divide(s);
-            if s.sum_v != 0 && !value.is_some_and(|v| v.abs() <= DECIMAL38_MAX) {
+            if s.sum_v != 0 && value.is_none_or(|v| v.abs() > DECIMAL38_MAX) {
                 return exec_err!(
                     "{NAME}: the result does not fit DECIMAL(38, {}) (Σvolume is tiny next to \
                      Σ(price·volume)); cast price to DOUBLE",
@@ -364,13 +424,21 @@ impl GroupKernel for FloatVwap {
     }
 
     fn partial<'a>(&self, states: &'a [ArrayRef]) -> Result<Self::Partial<'a>> {
-        Ok(std::array::from_fn(|i| states[i].as_primitive::<Float64Type>()))
+        Ok(std::array::from_fn(|i| {
+            states[i].as_primitive::<Float64Type>()
+        }))
     }
 
     fn merge(&self, state: &mut FloatSums, partial: &Self::Partial<'_>, row: usize) -> Result<()> {
         let [spv, cpv, sv, cv] = partial;
-        state.sum_pv.merge(CompensatedSum { sum: spv.value(row), compensation: cpv.value(row) });
-        state.sum_v.merge(CompensatedSum { sum: sv.value(row), compensation: cv.value(row) });
+        state.sum_pv.merge(CompensatedSum {
+            sum: spv.value(row),
+            compensation: cpv.value(row),
+        });
+        state.sum_v.merge(CompensatedSum {
+            sum: sv.value(row),
+            compensation: cv.value(row),
+        });
         Ok(())
     }
 
@@ -409,7 +477,10 @@ mod tests {
 
     #[test]
     fn decimal_price_integer_volume_is_exact() -> Result<()> {
-        let t = AggTester::new(Arc::new(Vwap::new().into()), vec![DataType::Decimal128(18, 4), DataType::Int64]);
+        let t = AggTester::new(
+            Arc::new(Vwap::new().into()),
+            vec![DataType::Decimal128(18, 4), DataType::Int64],
+        );
         // 100.0000 x 100, 101.0000 x 200 -> 30200 / 300 = 100.666666...67 at scale 8
         let price = decimals(&[Some(1_000_000), Some(1_010_000), None, Some(5)], 18, 4);
         let volume = i64s(&[Some(100), Some(200), Some(7), None]);
@@ -418,16 +489,30 @@ mod tests {
 
     #[test]
     fn rounding_is_half_away_from_zero() -> Result<()> {
-        let t = AggTester::new(Arc::new(Vwap::new().into()), vec![DataType::Decimal128(10, 0), DataType::Int64]);
+        let t = AggTester::new(
+            Arc::new(Vwap::new().into()),
+            vec![DataType::Decimal128(10, 0), DataType::Int64],
+        );
         // (1·1 + 2·1) / 2 = 1.5 exactly at scale 4; (1·2 + 0·1)/3 = 0.66666.. -> 0.6667
-        let price = decimals(&[Some(1), Some(2), Some(1), Some(0), Some(-1), Some(-2)], 10, 0);
+        let price = decimals(
+            &[Some(1), Some(2), Some(1), Some(0), Some(-1), Some(-2)],
+            10,
+            0,
+        );
         let volume = i64s(&[Some(1), Some(1), Some(2), Some(1), Some(1), Some(2)]);
-        t.check_all_paths(&[price, volume], &[0, 0, 1, 1, 2, 2], &["1.5000", "0.6667", "-1.6667"])
+        t.check_all_paths(
+            &[price, volume],
+            &[0, 0, 1, 1, 2, 2],
+            &["1.5000", "0.6667", "-1.6667"],
+        )
     }
 
     #[test]
     fn zero_total_volume_is_null() -> Result<()> {
-        let t = AggTester::new(Arc::new(Vwap::new().into()), vec![DataType::Float64, DataType::Float64]);
+        let t = AggTester::new(
+            Arc::new(Vwap::new().into()),
+            vec![DataType::Float64, DataType::Float64],
+        );
         let price = f64s(&[Some(10.0), Some(11.0), Some(12.0)]);
         let volume = f64s(&[Some(5.0), Some(-5.0), None]);
         t.check_all_paths(&[price, volume], &[0, 0, 1], &["NULL", "NULL"])
@@ -435,7 +520,10 @@ mod tests {
 
     #[test]
     fn floats_weighted_by_volume() -> Result<()> {
-        let t = AggTester::new(Arc::new(Vwap::new().into()), vec![DataType::Float64, DataType::Float64]);
+        let t = AggTester::new(
+            Arc::new(Vwap::new().into()),
+            vec![DataType::Float64, DataType::Float64],
+        );
         let price = f64s(&[Some(10.0), Some(20.0), Some(f64::NAN), Some(1.0)]);
         let volume = f64s(&[Some(3.0), Some(1.0), Some(1.0), Some(2.0)]);
         t.check_all_paths(&[price, volume], &[0, 0, 1, 1], &["12.5", "NaN"])
@@ -455,25 +543,43 @@ mod tests {
 
     #[test]
     fn overflow_is_an_error() {
-        let t = AggTester::new(Arc::new(Vwap::new().into()), vec![DataType::Decimal128(38, 0), DataType::Int64]);
+        let t = AggTester::new(
+            Arc::new(Vwap::new().into()),
+            vec![DataType::Decimal128(38, 0), DataType::Int64],
+        );
         let price = decimals(&[Some(10_i128.pow(37))], 38, 0);
         let volume = i64s(&[Some(1000)]);
         let err = t.groups_result(&[price, volume], &[0], 1).unwrap_err();
-        assert!(err.to_string().contains("vwap: arithmetic overflow"), "{err}");
+        assert!(
+            err.to_string().contains("vwap: arithmetic overflow"),
+            "{err}"
+        );
     }
 
     #[test]
     fn coercion_picks_the_exact_kernel_for_decimal_prices_only() -> Result<()> {
         let v = Vwap::new();
         let d = DataType::Decimal128(12, 4);
-        assert_eq!(v.coerce_types(&[d.clone(), DataType::Int32])?, vec![d.clone(), DataType::Int64]);
-        assert_eq!(v.coerce_types(&[d, DataType::Float32])?, vec![DataType::Float64, DataType::Float64]);
+        assert_eq!(
+            v.coerce_types(&[d.clone(), DataType::Int32])?,
+            vec![d.clone(), DataType::Int64]
+        );
+        assert_eq!(
+            v.coerce_types(&[d, DataType::Float32])?,
+            vec![DataType::Float64, DataType::Float64]
+        );
         assert_eq!(
             v.coerce_types(&[DataType::Int64, DataType::Int64])?,
             vec![DataType::Float64, DataType::Float64]
         );
-        let err = v.coerce_types(&[DataType::Utf8, DataType::Int64]).unwrap_err();
-        assert!(err.to_string().contains("vwap: argument 1 (price) must be a number"), "{err}");
+        let err = v
+            .coerce_types(&[DataType::Utf8, DataType::Int64])
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("vwap: argument 1 (price) must be a number"),
+            "{err}"
+        );
         Ok(())
     }
 }
