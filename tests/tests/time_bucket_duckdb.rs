@@ -130,7 +130,10 @@ impl Variant {
                 format!(", to_timestamp_micros({origin})")
             }
             ('a', _) | (_, Variant::MicrosTypedInZone) => String::new(),
-            _ => format!(", '{}'", key.tz.as_deref().expect("kind c/d cases have a tz")),
+            _ => format!(
+                ", '{}'",
+                key.tz.as_deref().expect("kind c/d cases have a tz")
+            ),
         };
         format!("time_bucket({width}, {col}{third})")
     }
@@ -165,7 +168,10 @@ fn parse_i64(field: &str, line: usize, what: &str) -> i64 {
 }
 
 fn load_cases() -> Vec<Case> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/reference/time_bucket_cases.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/reference/time_bucket_cases.csv"
+    );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, h)| h.trim_end_matches('\r'));
@@ -192,8 +198,16 @@ fn load_cases() -> Vec<Case> {
         };
         let origin_us = (!f[3].is_empty()).then(|| parse_i64(f[3], line, "origin_us"));
         let tz = (!f[4].is_empty()).then(|| f[4].to_string());
-        assert_eq!(origin_us.is_some(), kind == 'b', "line {line}: origin iff kind b");
-        assert_eq!(tz.is_some(), matches!(kind, 'c' | 'd'), "line {line}: tz iff kind c/d");
+        assert_eq!(
+            origin_us.is_some(),
+            kind == 'b',
+            "line {line}: origin iff kind b"
+        );
+        assert_eq!(
+            tz.is_some(),
+            matches!(kind, 'c' | 'd'),
+            "line {line}: tz iff kind c/d"
+        );
         cases.push(Case {
             line,
             kind,
@@ -207,89 +221,131 @@ fn load_cases() -> Vec<Case> {
     cases
 }
 
-/// Runs `sql` and returns `(idx, raw i64 result)` rows, plus the result type of column 1.
-async fn run(ctx: &SessionContext, sql: &str) -> Result<(Vec<(i64, Option<i64>)>, DataType), String> {
-    let df = ctx.sql(sql).await.map_err(|e| e.to_string())?;
-    let batches = df.collect().await.map_err(|e| e.to_string())?;
-    let mut rows = Vec::new();
-    let mut data_type = DataType::Null;
-    for batch in batches {
-        let idx = batch.column(0).as_primitive::<Int64Type>().clone();
-        let bucket = batch.column(1);
-        data_type = bucket.data_type().clone();
-        // A cast of any timestamp type to Int64 yields its raw value.
-        let raw = cast(bucket, &DataType::Int64).map_err(|e| format!("cast result: {e}"))?;
-        let raw = raw.as_primitive::<Int64Type>();
-        for i in 0..batch.num_rows() {
-            rows.push((idx.value(i), raw.is_valid(i).then(|| raw.value(i))));
-        }
-    }
-    Ok((rows, data_type))
+/// One variant's result column: the arrow type `ts` had, the type returned, and per case the raw
+/// i64 value (in the unit of the returned type) or why there is none.
+struct Evaluated {
+    variant: Variant,
+    ts_type: DataType,
+    returned_type: DataType,
+    values: Vec<Result<i64, String>>,
 }
 
-/// Evaluates one variant on one group; pushes a failure per wrong case.
-async fn check_variant(
+/// Evaluates `variants` on one group with a single query over a table holding one `ts` column per
+/// variant: `SELECT idx, time_bucket(..., ts0 ...), time_bucket(..., ts1 ...), ... FROM cases`.
+async fn evaluate(
     ctx: &SessionContext,
     key: &GroupKey,
     cases: &[Case],
-    variant: Variant,
-    failures: &mut Vec<Failure>,
-) -> datafusion::common::Result<()> {
+    variants: &[Variant],
+) -> Result<Vec<Evaluated>, String> {
     let ts_us: Vec<i64> = cases.iter().map(|c| c.ts_us).collect();
-    let ts = variant.column(&ts_us, key.tz.as_deref());
-    let expected_type = ts.data_type().clone();
-    let idx: ArrayRef = Arc::new(Int64Array::from_iter_values(0..cases.len() as i64));
-    let schema = Schema::new(vec![
-        Field::new("idx", DataType::Int64, false),
-        Field::new("ts", expected_type.clone(), false),
-    ]);
-    let batch = RecordBatch::try_new(Arc::new(schema), vec![idx, ts])?;
-    ctx.register_batch("cases", batch)?;
-    let sql = format!("SELECT idx, {} AS bucket FROM cases", variant.call("ts", key));
-    let result = run(ctx, &sql).await;
-    ctx.deregister_table("cases")?;
+    let mut fields = vec![Field::new("idx", DataType::Int64, false)];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(
+        0..cases.len() as i64,
+    ))];
+    let mut calls = Vec::new();
+    for (i, variant) in variants.iter().enumerate() {
+        let ts = variant.column(&ts_us, key.tz.as_deref());
+        fields.push(Field::new(format!("ts{i}"), ts.data_type().clone(), false));
+        columns.push(ts);
+        calls.push(format!(
+            "{} AS bucket{i}",
+            variant.call(&format!("ts{i}"), key)
+        ));
+    }
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())?;
+    let sql = format!("SELECT idx, {} FROM cases", calls.join(", "));
+    ctx.register_batch("cases", batch.clone())
+        .map_err(|e| e.to_string())?;
+    let result = async { ctx.sql(&sql).await?.collect().await }.await;
+    ctx.deregister_table("cases").map_err(|e| e.to_string())?;
+    let batches = result.map_err(|e| format!("query failed: {sql}: {e}"))?;
 
-    let scale = if variant.nanos() { 1000 } else { 1 };
-    let (rows, data_type) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            for case in cases {
-                failures.push(Failure {
-                    case: case.clone(),
-                    variant,
-                    got: Err(format!("query failed: {sql}: {e}")),
-                });
+    let mut out: Vec<Evaluated> = variants
+        .iter()
+        .enumerate()
+        .map(|(i, &variant)| Evaluated {
+            variant,
+            ts_type: batch.column(i + 1).data_type().clone(),
+            returned_type: DataType::Null,
+            values: vec![Err("row missing from the result".to_string()); cases.len()],
+        })
+        .collect();
+    for result in batches {
+        let idx = result.column(0).as_primitive::<Int64Type>().clone();
+        for (i, ev) in out.iter_mut().enumerate() {
+            let bucket = result.column(i + 1);
+            ev.returned_type = bucket.data_type().clone();
+            // A cast of any timestamp type to Int64 yields its raw value.
+            let raw = cast(bucket, &DataType::Int64)
+                .map_err(|e| format!("cast of the result to Int64: {e}"))?;
+            let raw = raw.as_primitive::<Int64Type>();
+            for row in 0..result.num_rows() {
+                let slot = usize::try_from(idx.value(row))
+                    .ok()
+                    .and_then(|k| ev.values.get_mut(k))
+                    .ok_or_else(|| format!("unknown idx {} in the result", idx.value(row)))?;
+                *slot = if raw.is_valid(row) {
+                    Ok(raw.value(row))
+                } else {
+                    Err("NULL".to_string())
+                };
             }
-            return Ok(());
+        }
+    }
+    Ok(out)
+}
+
+/// Evaluates every variant of one group; pushes a failure per wrong case and variant.
+async fn check_group(
+    ctx: &SessionContext,
+    key: &GroupKey,
+    cases: &[Case],
+    failures: &mut Vec<Failure>,
+) {
+    let variants = Variant::for_kind(key.kind);
+    let evaluated = match evaluate(ctx, key, cases, variants).await {
+        Ok(evaluated) => evaluated,
+        Err(_) => {
+            // Some variant failed: evaluate them one by one to tell which.
+            let mut evaluated = Vec::new();
+            for &variant in variants {
+                match evaluate(ctx, key, cases, &[variant]).await {
+                    Ok(ev) => evaluated.extend(ev),
+                    Err(e) => failures.extend(cases.iter().map(|case| Failure {
+                        case: case.clone(),
+                        variant,
+                        got: Err(e.clone()),
+                    })),
+                }
+            }
+            evaluated
         }
     };
-    let type_problem = (data_type != expected_type)
-        .then(|| format!("returned type {data_type}, expected {expected_type} (same as ts)"));
-    let mut seen = vec![false; cases.len()];
-    for (i, got) in rows {
-        let Some(case) = usize::try_from(i).ok().and_then(|i| cases.get(i)) else {
-            panic!("query returned an unknown idx {i}: {sql}");
-        };
-        seen[i as usize] = true;
-        let got = match (got, &type_problem) {
-            (_, Some(p)) => Err(p.clone()),
-            (None, None) => Err("NULL".to_string()),
-            (Some(v), None) if v == case.expected_us * scale => continue,
-            (Some(v), None) if v % scale != 0 => Err(format!("{v} ns (not a whole microsecond)")),
-            (Some(v), None) => Ok(v / scale),
-        };
-        failures.push(Failure { case: case.clone(), variant, got });
-    }
-    for (case, seen) in cases.iter().zip(seen) {
-        if !seen {
+    for ev in evaluated {
+        let scale = if ev.variant.nanos() { 1000 } else { 1 };
+        let type_problem = (ev.returned_type != ev.ts_type).then(|| {
+            format!(
+                "returned type {}, expected {} (the type of ts)",
+                ev.returned_type, ev.ts_type
+            )
+        });
+        for (case, value) in cases.iter().zip(ev.values) {
+            let got = match (value, &type_problem) {
+                (_, Some(problem)) => Err(problem.clone()),
+                (Err(e), None) => Err(e),
+                (Ok(v), None) if v == case.expected_us * scale => continue,
+                (Ok(v), None) if v % scale != 0 => Err(format!("{v} ns (not a whole microsecond)")),
+                (Ok(v), None) => Ok(v / scale),
+            };
             failures.push(Failure {
                 case: case.clone(),
-                variant,
-                got: Err("row missing from the result".to_string()),
+                variant: ev.variant,
+                got,
             });
         }
     }
-    Ok(())
 }
 
 fn report(failures: &[Failure], checked: usize) -> String {
@@ -300,8 +356,14 @@ fn report(failures: &[Failure], checked: usize) -> String {
     );
     for f in failures.iter().take(SHOWN_FAILURES) {
         let c = &f.case;
-        let origin = c.origin_us.map(|o| format!(" origin={}", iso(o))).unwrap_or_default();
-        let tz = c.tz.as_deref().map(|t| format!(" tz={t}")).unwrap_or_default();
+        let origin = c
+            .origin_us
+            .map(|o| format!(" origin={}", iso(o)))
+            .unwrap_or_default();
+        let tz =
+            c.tz.as_deref()
+                .map(|t| format!(" tz={t}"))
+                .unwrap_or_default();
         let got = match &f.got {
             Ok(v) => format!("{} ({v})", iso(*v)),
             Err(e) => e.clone(),
@@ -356,10 +418,8 @@ async fn time_bucket_matches_duckdb() -> datafusion::common::Result<()> {
     let mut per_kind: BTreeMap<char, usize> = BTreeMap::new();
     for (key, group) in &groups {
         *per_kind.entry(key.kind).or_default() += group.len();
-        for &variant in Variant::for_kind(key.kind) {
-            check_variant(&ctx, key, group, variant, &mut failures).await?;
-            evaluations += group.len();
-        }
+        check_group(&ctx, key, group, &mut failures).await;
+        evaluations += group.len() * Variant::for_kind(key.kind).len();
     }
     let checked: usize = per_kind.values().sum();
     assert_eq!(checked, cases.len());

@@ -13,6 +13,10 @@
 //!   and month widths local calendar months, so buckets start at local midnight on both sides of
 //!   a DST change (a day bucket is then 23 or 25 hours long). A width mixing days with hours has no
 //!   single meaning across DST and is an error, except in fixed-offset zones (UTC, `+05:30`).
+//! - Where local midnight does not exist (clocks jump forward at 00:00) the day starts at its first
+//!   real instant, as in DuckDB. Where it happens twice (clocks go back at 01:00 to 00:00, as in
+//!   Havana) the day starts at the first one; DuckDB takes the second, which would put the first
+//!   hour of the day into the day before. This is the one known difference.
 //!
 //! Everything is computed on nanoseconds in `i128`, so no intermediate step overflows; the
 //! common case (fixed width, a grid aligned to the timestamp's unit) has an `i64` fast path.
@@ -645,6 +649,49 @@ mod tests {
                 "2024-01-01 10:10:00"
             ),
             "2024-01-01 09:30:00"
+        );
+    }
+
+    #[test]
+    fn midnight_in_a_dst_gap_or_overlap() {
+        // Sao Paulo 2018-11-04: clocks jump from 00:00 to 01:00 (-03 -> -02); the day starts at
+        // its first real instant, 01:00 local = 03:00 UTC (DuckDB agrees).
+        let sp = || zone("America/Sao_Paulo");
+        assert_eq!(
+            bucket(width(0, 1, 0), Origin::Default, sp(), "2018-11-04 12:00:00"),
+            "2018-11-04 03:00:00"
+        );
+        // Havana 2019-11-03: clocks go back from 01:00 to 00:00 (-04 -> -05), so local midnight
+        // happens twice. The day starts at the first one (04:00 UTC) and lasts 25 hours. DuckDB
+        // takes the second (05:00 UTC) and so puts 00:30 (first time round) in the day before;
+        // tickflow keeps the local calendar: 00:30 on Nov 3 is in Nov 3.
+        let havana = || zone("America/Havana");
+        assert_eq!(
+            bucket(
+                width(0, 1, 0),
+                Origin::Default,
+                havana(),
+                "2019-11-03 04:30:00"
+            ),
+            "2019-11-03 04:00:00"
+        );
+        assert_eq!(
+            bucket(
+                width(0, 1, 0),
+                Origin::Default,
+                havana(),
+                "2019-11-04 04:59:59"
+            ),
+            "2019-11-03 04:00:00"
+        );
+        assert_eq!(
+            bucket(
+                width(0, 1, 0),
+                Origin::Default,
+                havana(),
+                "2019-11-04 05:00:00"
+            ),
+            "2019-11-04 05:00:00"
         );
     }
 
