@@ -44,6 +44,35 @@ pub(crate) trait GroupKernel: Debug + Send + Sync + 'static {
     fn evaluate(&self, states: &[Self::State]) -> Result<ArrayRef>;
 }
 
+/// What to build from the kernel an aggregate picks for its argument types: each aggregate
+/// chooses its kernel in one function, generic over this, and gets both accumulators from it.
+pub(crate) trait KernelVisitor {
+    type Output;
+    fn visit<K: GroupKernel>(self, kernel: K) -> Self::Output;
+}
+
+/// Builds a [`KernelAccumulator`].
+#[derive(Debug)]
+pub(crate) struct MakeAccumulator;
+
+impl KernelVisitor for MakeAccumulator {
+    type Output = Box<dyn Accumulator>;
+    fn visit<K: GroupKernel>(self, kernel: K) -> Self::Output {
+        Box::new(KernelAccumulator::new(kernel))
+    }
+}
+
+/// Builds a [`KernelGroupsAccumulator`].
+#[derive(Debug)]
+pub(crate) struct MakeGroupsAccumulator;
+
+impl KernelVisitor for MakeGroupsAccumulator {
+    type Output = Box<dyn GroupsAccumulator>;
+    fn visit<K: GroupKernel>(self, kernel: K) -> Self::Output {
+        Box::new(KernelGroupsAccumulator::new(kernel))
+    }
+}
+
 /// The rows of a batch that count: the first `required` columns non-NULL and the filter true.
 fn valid_rows(
     values: &[ArrayRef],

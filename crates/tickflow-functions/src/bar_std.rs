@@ -17,7 +17,7 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use crate::accumulate::{GroupKernel, KernelAccumulator, KernelGroupsAccumulator};
+use crate::accumulate::{GroupKernel, KernelVisitor, MakeAccumulator, MakeGroupsAccumulator};
 use crate::args::{Arg, check_arity};
 
 const NAME: &str = "bar_std";
@@ -58,6 +58,11 @@ impl BarStd {
     }
 }
 
+/// bar_std has one kernel, for DOUBLE.
+fn kernel<V: KernelVisitor>(_args: &AccumulatorArgs, make: V) -> Result<V::Output> {
+    Ok(make.visit(Welford))
+}
+
 impl AggregateUDFImpl for BarStd {
     fn name(&self) -> &str {
         NAME
@@ -88,8 +93,8 @@ impl AggregateUDFImpl for BarStd {
         ])
     }
 
-    fn accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(KernelAccumulator::new(Welford)))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        kernel(&args, MakeAccumulator)
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -98,9 +103,9 @@ impl AggregateUDFImpl for BarStd {
 
     fn create_groups_accumulator(
         &self,
-        _args: AccumulatorArgs,
+        args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(KernelGroupsAccumulator::new(Welford)))
+        kernel(&args, MakeGroupsAccumulator)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -612,44 +612,62 @@ mod tests {
 
     #[test]
     fn days_follow_local_midnight_across_dst() {
-        let ny = || zone("America/New_York");
-        // 2024-03-10: clocks go forward at 02:00 EST. Local midnight is 05:00 UTC before, 04:00 after.
-        assert_eq!(
-            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-10 04:59:59"),
-            "2024-03-09 05:00:00"
-        );
-        assert_eq!(
-            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-10 05:00:00"),
-            "2024-03-10 05:00:00"
-        );
-        assert_eq!(
-            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-11 03:59:59"),
-            "2024-03-10 05:00:00"
-        );
-        assert_eq!(
-            bucket(width(0, 1, 0), Origin::Default, ny(), "2024-03-11 04:00:00"),
-            "2024-03-11 04:00:00"
-        );
-        // weeks start on Monday local midnight
-        assert_eq!(
-            bucket(width(0, 7, 0), Origin::Default, ny(), "2024-11-06 12:00:00"),
-            "2024-11-04 05:00:00"
-        );
-        // months: local first of month
-        assert_eq!(
-            bucket(width(1, 0, 0), Origin::Default, ny(), "2024-07-01 03:00:00"),
-            "2024-06-01 04:00:00"
-        );
-        // hours are fixed lengths from local midnight 2000-01-03: in Kolkata (+05:30) they start at :30 UTC
-        assert_eq!(
-            bucket(
-                width(0, 0, HOUR),
-                Origin::Default,
-                zone("Asia/Kolkata"),
-                "2024-01-01 10:10:00"
+        let day = width(0, 1, 0);
+        let cases = [
+            // 2024-03-10: clocks go forward at 02:00 EST; local midnight is 05:00 UTC before, 04:00 after.
+            (
+                day,
+                "America/New_York",
+                "2024-03-10 04:59:59",
+                "2024-03-09 05:00:00",
             ),
-            "2024-01-01 09:30:00"
-        );
+            (
+                day,
+                "America/New_York",
+                "2024-03-10 05:00:00",
+                "2024-03-10 05:00:00",
+            ),
+            (
+                day,
+                "America/New_York",
+                "2024-03-11 03:59:59",
+                "2024-03-10 05:00:00",
+            ),
+            (
+                day,
+                "America/New_York",
+                "2024-03-11 04:00:00",
+                "2024-03-11 04:00:00",
+            ),
+            // weeks start on Monday local midnight
+            (
+                width(0, 7, 0),
+                "America/New_York",
+                "2024-11-06 12:00:00",
+                "2024-11-04 05:00:00",
+            ),
+            // months: local first of month
+            (
+                width(1, 0, 0),
+                "America/New_York",
+                "2024-07-01 03:00:00",
+                "2024-06-01 04:00:00",
+            ),
+            // hours are fixed lengths from local midnight 2000-01-03: in Kolkata (+05:30) they start at :30 UTC
+            (
+                width(0, 0, HOUR),
+                "Asia/Kolkata",
+                "2024-01-01 10:10:00",
+                "2024-01-01 09:30:00",
+            ),
+        ];
+        for (w, tz, ts, expected) in cases {
+            assert_eq!(
+                bucket(w, Origin::Default, zone(tz), ts),
+                expected,
+                "{tz} {ts}"
+            );
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use crate::accumulate::{GroupKernel, KernelAccumulator, KernelGroupsAccumulator};
+use crate::accumulate::{GroupKernel, KernelVisitor, MakeAccumulator, MakeGroupsAccumulator};
 use crate::args::{Arg, check_arity};
 
 const NAME: &str = "ohlc";
@@ -97,26 +97,17 @@ pub fn ohlc_fields(price: &DataType) -> Fields {
         .collect()
 }
 
-/// Instantiates `$kernel::<PriceType>` for the price types `coerce_types` produces.
-macro_rules! with_price_type {
-    ($price:expr, $make:ident) => {
-        match $price {
-            DataType::Float64 => $make(OhlcKernel::<Float64Type>::new($price)),
-            DataType::Float32 => $make(OhlcKernel::<Float32Type>::new($price)),
-            DataType::Int64 => $make(OhlcKernel::<Int64Type>::new($price)),
-            DataType::Int32 => $make(OhlcKernel::<Int32Type>::new($price)),
-            DataType::Decimal128(_, _) => $make(OhlcKernel::<Decimal128Type>::new($price)),
-            other => internal_err!("{NAME}: unexpected price type {other}"),
-        }
-    };
-}
-
-fn boxed_accumulator<K: GroupKernel>(kernel: K) -> Result<Box<dyn Accumulator>> {
-    Ok(Box::new(KernelAccumulator::new(kernel)))
-}
-
-fn boxed_groups_accumulator<K: GroupKernel>(kernel: K) -> Result<Box<dyn GroupsAccumulator>> {
-    Ok(Box::new(KernelGroupsAccumulator::new(kernel)))
+/// Picks the kernel for the price type and builds an accumulator of it.
+fn kernel<V: KernelVisitor>(args: &AccumulatorArgs, make: V) -> Result<V::Output> {
+    let price = args.expr_fields[1].data_type();
+    Ok(match price {
+        DataType::Float64 => make.visit(OhlcKernel::<Float64Type>::new(price)),
+        DataType::Float32 => make.visit(OhlcKernel::<Float32Type>::new(price)),
+        DataType::Int64 => make.visit(OhlcKernel::<Int64Type>::new(price)),
+        DataType::Int32 => make.visit(OhlcKernel::<Int32Type>::new(price)),
+        DataType::Decimal128(_, _) => make.visit(OhlcKernel::<Decimal128Type>::new(price)),
+        other => return internal_err!("{NAME}: unexpected price type {other}"),
+    })
 }
 
 impl AggregateUDFImpl for Ohlc {
@@ -166,7 +157,7 @@ impl AggregateUDFImpl for Ohlc {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        with_price_type!(args.expr_fields[1].data_type(), boxed_accumulator)
+        kernel(&args, MakeAccumulator)
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -177,7 +168,7 @@ impl AggregateUDFImpl for Ohlc {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        with_price_type!(args.expr_fields[1].data_type(), boxed_groups_accumulator)
+        kernel(&args, MakeGroupsAccumulator)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -19,7 +19,7 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use crate::accumulate::{GroupKernel, KernelAccumulator, KernelGroupsAccumulator};
+use crate::accumulate::{GroupKernel, KernelVisitor, MakeAccumulator, MakeGroupsAccumulator};
 use crate::args::{Arg, check_arity};
 use crate::compensated::CompensatedSum;
 
@@ -65,6 +65,16 @@ impl TotalVolume {
     }
 }
 
+/// Picks the kernel for the volume type and builds an accumulator of it.
+fn kernel<V: KernelVisitor>(args: &AccumulatorArgs, make: V) -> Result<V::Output> {
+    Ok(match args.return_type() {
+        DataType::Int64 => make.visit(IntegerSum),
+        DataType::Decimal128(_, s) => make.visit(DecimalSum { scale: *s }),
+        DataType::Float64 => make.visit(FloatSum),
+        other => return internal_err!("{NAME}: unexpected return type {other}"),
+    })
+}
+
 impl AggregateUDFImpl for TotalVolume {
     fn name(&self) -> &str {
         NAME
@@ -105,14 +115,7 @@ impl AggregateUDFImpl for TotalVolume {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(match args.return_type() {
-            DataType::Int64 => Box::new(KernelAccumulator::new(IntegerSum)),
-            DataType::Decimal128(_, s) => {
-                Box::new(KernelAccumulator::new(DecimalSum { scale: *s }))
-            }
-            DataType::Float64 => Box::new(KernelAccumulator::new(FloatSum)),
-            other => return internal_err!("{NAME}: unexpected return type {other}"),
-        })
+        kernel(&args, MakeAccumulator)
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -123,14 +126,7 @@ impl AggregateUDFImpl for TotalVolume {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(match args.return_type() {
-            DataType::Int64 => Box::new(KernelGroupsAccumulator::new(IntegerSum)),
-            DataType::Decimal128(_, s) => {
-                Box::new(KernelGroupsAccumulator::new(DecimalSum { scale: *s }))
-            }
-            DataType::Float64 => Box::new(KernelGroupsAccumulator::new(FloatSum)),
-            other => return internal_err!("{NAME}: unexpected return type {other}"),
-        })
+        kernel(&args, MakeGroupsAccumulator)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use crate::accumulate::{GroupKernel, KernelAccumulator, KernelGroupsAccumulator};
+use crate::accumulate::{GroupKernel, KernelVisitor, MakeAccumulator, MakeGroupsAccumulator};
 use crate::args::{Arg, check_arity};
 use crate::compensated::CompensatedSum;
 
@@ -111,6 +111,26 @@ fn kind(arg_types: &[DataType]) -> Result<Kind> {
     }
 }
 
+/// Picks the kernel for the argument types and builds an accumulator of it.
+fn kernel<V: KernelVisitor>(args: &AccumulatorArgs, make: V) -> Result<V::Output> {
+    let types: Vec<DataType> = args
+        .expr_fields
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    Ok(match kind(&types)? {
+        Kind::Exact {
+            price_scale,
+            volume_scale,
+        } => make.visit(ExactVwap::new(
+            price_scale,
+            volume_scale,
+            args.return_type(),
+        )?),
+        Kind::Float => make.visit(FloatVwap),
+    })
+}
+
 impl AggregateUDFImpl for Vwap {
     fn name(&self) -> &str {
         NAME
@@ -182,22 +202,7 @@ impl AggregateUDFImpl for Vwap {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let types: Vec<DataType> = args
-            .expr_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        Ok(match kind(&types)? {
-            Kind::Exact {
-                price_scale,
-                volume_scale,
-            } => Box::new(KernelAccumulator::new(ExactVwap::new(
-                price_scale,
-                volume_scale,
-                args.return_type(),
-            )?)),
-            Kind::Float => Box::new(KernelAccumulator::new(FloatVwap)),
-        })
+        kernel(&args, MakeAccumulator)
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -208,22 +213,7 @@ impl AggregateUDFImpl for Vwap {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        let types: Vec<DataType> = args
-            .expr_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        Ok(match kind(&types)? {
-            Kind::Exact {
-                price_scale,
-                volume_scale,
-            } => Box::new(KernelGroupsAccumulator::new(ExactVwap::new(
-                price_scale,
-                volume_scale,
-                args.return_type(),
-            )?)),
-            Kind::Float => Box::new(KernelGroupsAccumulator::new(FloatVwap)),
-        })
+        kernel(&args, MakeGroupsAccumulator)
     }
 
     fn documentation(&self) -> Option<&Documentation> {
