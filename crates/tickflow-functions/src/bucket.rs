@@ -14,9 +14,9 @@
 //!   a DST change (a day bucket is then 23 or 25 hours long). A width mixing days with hours has no
 //!   single meaning across DST and is an error, except in fixed-offset zones (UTC, `+05:30`).
 //! - Where local midnight does not exist (clocks jump forward at 00:00) the day starts at its first
-//!   real instant, as in DuckDB. Where it happens twice (clocks go back at 01:00 to 00:00, as in
-//!   Havana) the day starts at the first one; DuckDB takes the second, which would put the first
-//!   hour of the day into the day before. This is the one known difference.
+//!   real instant. Where it happens twice (clocks go back from 01:00 to 00:00, as in Havana) the
+//!   day starts at the second one, the standard-time reading DuckDB and PostgreSQL give an
+//!   ambiguous wall time; the hour between the two midnights stays in the day before.
 //!
 //! Everything is computed on nanoseconds in `i128`, so no intermediate step overflows; the
 //! common case (fixed width, a grid aligned to the timestamp's unit) has an `i64` fast path.
@@ -94,15 +94,15 @@ impl Zone {
     }
 
     /// The instant of a local wall-clock time. An ambiguous time (the repeated hour when clocks
-    /// go back) takes the earlier instant; a skipped time (clocks go forward) is moved forward by
-    /// the gap, as ICU's lenient calendars (and so DuckDB) do.
+    /// go back) takes the later instant, as DuckDB (ICU) and PostgreSQL do; a skipped time (clocks
+    /// go forward) is moved forward by the gap, as ICU's lenient calendars do.
     fn instant(&self, local: NaiveDateTime) -> Result<i128> {
         let offset = match self.tz.offset_from_local_datetime(&local) {
             LocalResult::Single(o) => o.fix(),
             LocalResult::Ambiguous(a, b) => {
                 let (a, b) = (a.fix(), b.fix());
-                // The earlier instant is the one with the larger UTC offset.
-                if a.local_minus_utc() >= b.local_minus_utc() {
+                // The later instant is the one with the smaller UTC offset.
+                if a.local_minus_utc() <= b.local_minus_utc() {
                     a
                 } else {
                     b
@@ -130,7 +130,11 @@ pub(crate) fn naive_from_nanos(ns: i128) -> Result<NaiveDateTime> {
         .ok()
         .and_then(|s| DateTime::from_timestamp(s, nsec))
         .map(|d| d.naive_utc())
-        .ok_or_else(|| DataFusionError::Execution(format!("timestamp {ns} ns is out of range")))
+        .ok_or_else(|| {
+            DataFusionError::Execution(format!(
+                "time_bucket: {ns} ns since 1970 is outside the supported date range"
+            ))
+        })
 }
 
 pub(crate) fn nanos_from_naive(t: NaiveDateTime) -> i128 {
@@ -306,8 +310,8 @@ impl Grid {
         }
     }
 
-    /// The index of the bucket holding `ts` (nanoseconds since the epoch).
-    pub(crate) fn index(&self, ts: i128) -> Result<i128> {
+    /// The index of the bucket holding `ts` by its calendar position (see [`Self::locate`]).
+    fn index(&self, ts: i128) -> Result<i128> {
         Ok(match self {
             Grid::Fixed { width, origin } => (ts - origin).div_euclid(*width),
             Grid::Months {
@@ -387,9 +391,23 @@ impl Grid {
         }
     }
 
+    /// The index and start of the bucket holding `ts` (nanoseconds).
+    ///
+    /// The index comes from `ts`'s local calendar date; when that date's midnight is ambiguous
+    /// and resolves to the later instant, `ts` may fall before it and belong to the previous
+    /// bucket — the one case where the calendar index needs correcting.
+    pub(crate) fn locate(&self, ts: i128) -> Result<(i128, i128)> {
+        let index = self.index(ts)?;
+        let start = self.start(index)?;
+        if start > ts {
+            return Ok((index - 1, self.start(index - 1)?));
+        }
+        Ok((index, start))
+    }
+
     /// The start of the bucket holding `ts`, both in nanoseconds.
     pub(crate) fn bucket_start(&self, ts: i128) -> Result<i128> {
-        self.start(self.index(ts)?)
+        Ok(self.locate(ts)?.1)
     }
 
     /// A per-row function for timestamps stored in `unit`, with the i64 fast path when the grid
@@ -439,8 +457,9 @@ impl UnitBucketer<'_> {
 
     /// Nanoseconds to this unit (floored); an error when out of the i64 range.
     pub(crate) fn to_unit(&self, ns: i128) -> Result<i64> {
-        i64::try_from(ns.div_euclid(self.unit_nanos))
-            .or_else(|_| exec_err!("bucket start {ns} ns is out of the timestamp range"))
+        i64::try_from(ns.div_euclid(self.unit_nanos)).or_else(|_| {
+            exec_err!("time_bucket: a bucket starts at {ns} ns since 1970, outside the range of the timestamp type")
+        })
     }
 
     #[cfg(test)]
@@ -510,6 +529,10 @@ pub(crate) fn grid_from_scalars(
                 let arg = Arg::new(function, anchor_position, "timezone");
                 let name = name.as_deref().ok_or_else(|| arg.error("is NULL"))?;
                 (Origin::Default, Some(Zone::parse(name, &arg)?))
+            }
+            ScalarValue::Null => {
+                let arg = Arg::new(function, anchor_position, "origin | timezone");
+                return Err(arg.error("is NULL"));
             }
             v => {
                 let arg = Arg::new(function, anchor_position, "origin");
@@ -680,37 +703,18 @@ mod tests {
             "2018-11-04 03:00:00"
         );
         // Havana 2019-11-03: clocks go back from 01:00 to 00:00 (-04 -> -05), so local midnight
-        // happens twice. The day starts at the first one (04:00 UTC) and lasts 25 hours. DuckDB
-        // takes the second (05:00 UTC) and so puts 00:30 (first time round) in the day before;
-        // tickflow keeps the local calendar: 00:30 on Nov 3 is in Nov 3.
+        // happens twice. The day starts at the second (05:00 UTC), as in DuckDB and PostgreSQL;
+        // the hour between the two midnights (00:30 first time round) stays in Nov 2.
         let havana = || zone("America/Havana");
-        assert_eq!(
-            bucket(
-                width(0, 1, 0),
-                Origin::Default,
-                havana(),
-                "2019-11-03 04:30:00"
-            ),
-            "2019-11-03 04:00:00"
-        );
-        assert_eq!(
-            bucket(
-                width(0, 1, 0),
-                Origin::Default,
-                havana(),
-                "2019-11-04 04:59:59"
-            ),
-            "2019-11-03 04:00:00"
-        );
-        assert_eq!(
-            bucket(
-                width(0, 1, 0),
-                Origin::Default,
-                havana(),
-                "2019-11-04 05:00:00"
-            ),
-            "2019-11-04 05:00:00"
-        );
+        let day = width(0, 1, 0);
+        for (ts, expected) in [
+            ("2019-11-03 04:30:00", "2019-11-02 04:00:00"),
+            ("2019-11-03 05:00:00", "2019-11-03 05:00:00"),
+            ("2019-11-04 04:59:59", "2019-11-03 05:00:00"),
+            ("2019-11-04 05:00:00", "2019-11-04 05:00:00"),
+        ] {
+            assert_eq!(bucket(day, Origin::Default, havana(), ts), expected, "{ts}");
+        }
     }
 
     #[test]

@@ -17,10 +17,15 @@ impl CompensatedSum {
     #[inline]
     pub(crate) fn add(&mut self, x: f64) {
         let t = self.sum + x;
-        if self.sum.abs() >= x.abs() {
-            self.compensation += (self.sum - t) + x;
-        } else {
-            self.compensation += (x - t) + self.sum;
+        // Once the sum is infinite or NaN the rounding error is meaningless (inf - inf = NaN):
+        // keep the compensation finite so that merging such a state keeps IEEE semantics
+        // (inf + 1 = inf, not NaN) whatever the partitioning.
+        if t.is_finite() {
+            if self.sum.abs() >= x.abs() {
+                self.compensation += (self.sum - t) + x;
+            } else {
+                self.compensation += (x - t) + self.sum;
+            }
         }
         self.sum = t;
     }
@@ -82,5 +87,33 @@ mod tests {
         assert_eq!(c.value(), f64::INFINITY);
         c.add(f64::NAN);
         assert!(c.value().is_nan());
+    }
+
+    #[test]
+    fn merged_infinities_stay_infinite() {
+        // A partial state that overflowed, merged into another: inf, as a single pass gives.
+        let mut overflowed = CompensatedSum::default();
+        for _ in 0..3 {
+            overflowed.add(1e308);
+        }
+        assert_eq!(overflowed.value(), f64::INFINITY);
+        let mut other = CompensatedSum::default();
+        other.add(1.0);
+        other.merge(overflowed);
+        assert_eq!(other.value(), f64::INFINITY);
+        let mut inf = CompensatedSum::default();
+        inf.add(f64::INFINITY);
+        let mut total = CompensatedSum::default();
+        total.add(2.0);
+        total.merge(inf);
+        total.merge(CompensatedSum {
+            sum: 3.0,
+            compensation: 0.0,
+        });
+        assert_eq!(total.value(), f64::INFINITY);
+        let mut minus = CompensatedSum::default();
+        minus.add(f64::NEG_INFINITY);
+        total.merge(minus);
+        assert!(total.value().is_nan());
     }
 }

@@ -14,11 +14,39 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{Result, plan_err};
+use datafusion::common::{DFSchema, Result, plan_err};
 use datafusion::datasource::ViewTable;
 use datafusion::functions::core::expr_fn::get_field;
-use datafusion::logical_expr::{LogicalPlanBuilder, col};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlanBuilder, col};
+
+use crate::bucket::grid_from_scalars;
+
+/// Checks a constant width and anchor now, so errors name this function (not `time_buckets`).
+fn validate_constants(exprs: &[Expr]) -> Result<()> {
+    let literal = |e: &Expr| match e {
+        Expr::Literal(v, _) => Some(v.clone()),
+        _ => None,
+    };
+    let Some(width) = literal(&exprs[0]) else {
+        return Ok(());
+    };
+    let anchor = exprs.get(3).map(literal);
+    if matches!(anchor, Some(None)) {
+        return Ok(());
+    }
+    let start_type = match exprs[1].get_type(&DFSchema::empty())? {
+        DataType::Null => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        t @ DataType::Timestamp(_, _) => t,
+        other => {
+            return Err(crate::args::Arg::new(NAME, 2, "start")
+                .error(format!("must be a TIMESTAMP, got {other}")));
+        }
+    };
+    grid_from_scalars(NAME, &width, anchor.flatten().as_ref(), 4, &start_type)?;
+    Ok(())
+}
 
 /// The SQL name of the table function.
 pub const NAME: &str = "time_bucket";
@@ -56,6 +84,7 @@ impl TableFunctionImpl for TimeBucketTable {
                 exprs.len()
             );
         }
+        validate_constants(exprs)?;
         let list = crate::time_buckets_udf().call(exprs.to_vec());
         let plan = LogicalPlanBuilder::empty(true)
             .project(vec![list.alias("__buckets")])?

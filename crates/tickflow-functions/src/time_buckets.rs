@@ -19,7 +19,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 use crate::args::Arg;
-use crate::bucket::{Grid, grid_from_scalars};
+use crate::bucket::{Grid, grid_from_scalars, naive_from_nanos};
 use crate::time_bucket::{coerce_bucket_args, constant_arg};
 
 const NAME: &str = "time_buckets";
@@ -103,21 +103,25 @@ fn push_buckets(
     if start_ns >= end_ns {
         return Ok(());
     }
-    let mut k = grid.index(start_ns)?;
-    let mut s = grid.start(k)?;
-    let mut count = 0usize;
-    while s < end_ns {
-        count += 1;
-        if count > MAX_BUCKETS {
-            return exec_err!(
-                "{NAME}: the range [{start}, {end}) holds more than {MAX_BUCKETS} buckets; \
-                 use a wider bucket or a shorter range"
-            );
-        }
+    let (first, mut s) = grid.locate(start_ns)?;
+    let (last, _) = grid.locate(end_ns - 1)?;
+    let count = last - first + 1;
+    if count > MAX_BUCKETS as i128 {
+        let show =
+            |ns: i128| naive_from_nanos(ns).map_or_else(|_| format!("{ns} ns"), |t| t.to_string());
+        return exec_err!(
+            "{NAME}: [{}, {}) holds {count} buckets, more than the limit of {MAX_BUCKETS}; \
+             use a wider bucket or a shorter range",
+            show(start_ns),
+            show(end_ns)
+        );
+    }
+    starts.reserve(count as usize);
+    ends.reserve(count as usize);
+    for k in first..=last {
         let e = grid.start(k + 1)?;
         starts.push(bucketer.to_unit(s)?);
         ends.push(bucketer.to_unit(e)?);
-        k += 1;
         s = e;
     }
     Ok(())
