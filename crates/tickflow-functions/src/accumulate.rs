@@ -73,6 +73,38 @@ impl KernelVisitor for MakeGroupsAccumulator {
     }
 }
 
+/// The `AggregateUDFImpl` methods every tickflow aggregate implements alike: both accumulators
+/// from the kernel its file's `kernel` function picks, and the `#[user_doc]` documentation.
+macro_rules! kernel_accumulators {
+    () => {
+        fn accumulator(
+            &self,
+            args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+            kernel(&args, $crate::accumulate::MakeAccumulator)
+        }
+
+        fn groups_accumulator_supported(
+            &self,
+            _args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> bool {
+            true
+        }
+
+        fn create_groups_accumulator(
+            &self,
+            args: datafusion::logical_expr::function::AccumulatorArgs,
+        ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::GroupsAccumulator>> {
+            kernel(&args, $crate::accumulate::MakeGroupsAccumulator)
+        }
+
+        fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+            self.doc()
+        }
+    };
+}
+pub(crate) use kernel_accumulators;
+
 /// The rows of a batch that count: the first `required` columns non-NULL and the filter true.
 fn valid_rows(
     values: &[ArrayRef],

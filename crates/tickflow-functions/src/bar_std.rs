@@ -12,12 +12,10 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt6
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDFImpl, Documentation, GroupsAccumulator, Signature, Volatility,
-};
+use datafusion::logical_expr::{AggregateUDFImpl, Signature, Volatility};
 use datafusion_macros::user_doc;
 
-use crate::accumulate::{GroupKernel, KernelVisitor, MakeAccumulator, MakeGroupsAccumulator};
+use crate::accumulate::{GroupKernel, KernelVisitor, kernel_accumulators};
 use crate::args::{Arg, check_arity};
 
 const NAME: &str = "bar_std";
@@ -93,24 +91,7 @@ impl AggregateUDFImpl for BarStd {
         ])
     }
 
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        kernel(&args, MakeAccumulator)
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        args: AccumulatorArgs,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        kernel(&args, MakeGroupsAccumulator)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+    kernel_accumulators!();
 }
 
 #[derive(Debug)]
