@@ -1,4 +1,5 @@
-//! The scalar `time_bucket` on 1M `Timestamp(Microsecond)` values (random, seeded, over 2024),
+//! The scalar `time_bucket` on 1M `Timestamp(Microsecond)` values (random, seeded, over 2024;
+//! once in random order and once sorted, as a file sorted by time reads),
 //! invoked through the `ScalarUDF` in batches of 8192 rows as a query would call it — so the
 //! per-batch cost of reading the width and time zone is included.
 //!
@@ -29,13 +30,19 @@ fn interval(months: i32, days: i32, nanos: i64) -> ScalarValue {
 
 fn bench_time_bucket(c: &mut Criterion) {
     let mut rng = SmallRng::seed_from_u64(7);
-    let ts = TimestampMicrosecondArray::from_iter_values(
-        (0..ROWS).map(|_| rng.random_range(START_US..END_US)),
-    );
-    let batches: Vec<ArrayRef> = (0..ROWS)
-        .step_by(BATCH)
-        .map(|start| Arc::new(ts.slice(start, BATCH.min(ROWS - start))) as ArrayRef)
+    let mut values: Vec<i64> = (0..ROWS)
+        .map(|_| rng.random_range(START_US..END_US))
         .collect();
+    let ts = TimestampMicrosecondArray::from_iter_values(values.iter().copied());
+    values.sort_unstable();
+    let sorted = TimestampMicrosecondArray::from_iter_values(values);
+    let batches_of = |ts: &TimestampMicrosecondArray| -> Vec<ArrayRef> {
+        (0..ROWS)
+            .step_by(BATCH)
+            .map(|start| Arc::new(ts.slice(start, BATCH.min(ROWS - start))) as ArrayRef)
+            .collect()
+    };
+    let orders = [("random", batches_of(&ts)), ("sorted", batches_of(&sorted))];
 
     let minute = 60_000_000_000;
     let cases = [
@@ -67,29 +74,31 @@ fn bench_time_bucket(c: &mut Criterion) {
         if zone.is_some() {
             arg_fields.push(Arc::clone(&zone_field));
         }
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                for batch in &batches {
-                    let mut args = vec![
-                        ColumnarValue::Scalar(width.clone()),
-                        ColumnarValue::Array(Arc::clone(batch)),
-                    ];
-                    if let Some(zone) = zone {
-                        args.push(ColumnarValue::Scalar(ScalarValue::from(zone)));
+        for (order, batches) in &orders {
+            group.bench_function(format!("{name}, {order}"), |b| {
+                b.iter(|| {
+                    for batch in batches {
+                        let mut args = vec![
+                            ColumnarValue::Scalar(width.clone()),
+                            ColumnarValue::Array(Arc::clone(batch)),
+                        ];
+                        if let Some(zone) = zone {
+                            args.push(ColumnarValue::Scalar(ScalarValue::from(zone)));
+                        }
+                        let out = udf
+                            .invoke_with_args(ScalarFunctionArgs {
+                                args,
+                                arg_fields: arg_fields.clone(),
+                                number_rows: batch.len(),
+                                return_field: Arc::clone(&return_field),
+                                config_options: Arc::clone(&config_options),
+                            })
+                            .expect("time_bucket");
+                        black_box(out);
                     }
-                    let out = udf
-                        .invoke_with_args(ScalarFunctionArgs {
-                            args,
-                            arg_fields: arg_fields.clone(),
-                            number_rows: batch.len(),
-                            return_field: Arc::clone(&return_field),
-                            config_options: Arc::clone(&config_options),
-                        })
-                        .expect("time_bucket");
-                    black_box(out);
-                }
-            })
-        });
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -21,6 +21,7 @@
 //! Everything is computed on nanoseconds in `i128`, so no intermediate step overflows; the
 //! common case (fixed width, a grid aligned to the timestamp's unit) has an `i64` fast path.
 
+use std::cell::Cell;
 use std::str::FromStr;
 
 use chrono::{
@@ -406,6 +407,7 @@ impl Grid {
     }
 
     /// The start of the bucket holding `ts`, both in nanoseconds.
+    #[cfg(test)]
     pub(crate) fn bucket_start(&self, ts: i128) -> Result<i128> {
         Ok(self.locate(ts)?.1)
     }
@@ -427,6 +429,7 @@ impl Grid {
             grid: self,
             unit_nanos: u,
             fast,
+            last: Cell::new(None),
         }
     }
 }
@@ -438,6 +441,10 @@ pub(crate) struct UnitBucketer<'a> {
     unit_nanos: i128,
     /// (width, origin) in units, when the fast path applies.
     fast: Option<(i64, i64)>,
+    /// The last bucket found on the slow path: `[start, end)` in ns and the start in units.
+    /// Calendar buckets (days or months in a zone) cost time-zone lookups; sorted input asks for
+    /// the same bucket many rows in a row, and then costs one comparison.
+    last: Cell<Option<(i128, i128, i64)>>,
 }
 
 impl UnitBucketer<'_> {
@@ -451,8 +458,18 @@ impl UnitBucketer<'_> {
         {
             return Ok(start);
         }
-        let start = self.grid.bucket_start(ts as i128 * self.unit_nanos)?;
-        self.to_unit(start)
+        let ns = ts as i128 * self.unit_nanos;
+        if let Some((lo, hi, start)) = self.last.get()
+            && lo <= ns
+            && ns < hi
+        {
+            return Ok(start);
+        }
+        let (index, lo) = self.grid.locate(ns)?;
+        let hi = self.grid.start(index + 1)?;
+        let start = self.to_unit(lo)?;
+        self.last.set(Some((lo, hi, start)));
+        Ok(start)
     }
 
     /// Nanoseconds to this unit (floored); an error when out of the i64 range.
@@ -758,6 +775,34 @@ mod tests {
             err.contains("'Mars/Olympus' is not a known time zone"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cached_calendar_buckets_agree_with_uncached() {
+        let grids = [
+            Grid::new(
+                width(0, 1, 0),
+                Origin::Default,
+                zone("America/New_York"),
+                &ARG,
+            ),
+            Grid::new(width(1, 0, 0), Origin::Default, zone("Europe/London"), &ARG),
+            Grid::new(width(1, 0, 0), Origin::Default, None, &ARG),
+        ];
+        // Sorted, then interleaved far apart, across the 2024 DST changes, in seconds.
+        let start = 1_704_067_200i64; // 2024-01-01
+        let mut ts: Vec<i64> = (0..2_000).map(|i| start + i * 17_777).collect();
+        ts.extend((0..2_000).map(|i| start + ((i * 7_919) % 2_000) * 17_777));
+        for grid in grids {
+            let grid = grid.expect("grid");
+            let b = grid.for_unit(TimeUnit::Second);
+            for &t in &ts {
+                let uncached = b
+                    .to_unit(grid.bucket_start(b.nanos_of(t)).expect("start"))
+                    .expect("unit");
+                assert_eq!(b.bucket(t).expect("bucket"), uncached, "{grid:?} {t}");
+            }
+        }
     }
 
     #[test]
