@@ -1,0 +1,115 @@
+//! `tickflow`: market tick data to bars and features, with SQL.
+//!
+//! Without a subcommand it starts the REPL; `tickflow sql` runs statements from the command line
+//! or a file. Every error is one line on stderr and a non-zero exit, never a panic.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use datafusion::common::Result;
+use tickflow_engine::{Catalog, EngineConfig};
+
+mod exec;
+mod print;
+
+/// Market tick data to bars and features, with SQL (DataFusion + tickflow's functions).
+#[derive(Debug, Parser)]
+#[command(name = "tickflow", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    session: SessionArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Options of the session every subcommand runs in.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Catalog file of registered tables [default: .tickflow/catalog.json if a .tickflow directory
+    /// exists here, else ~/.config/tickflow/catalog.json]
+    #[arg(long, global = true, env = "TICKFLOW_CATALOG", value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Register a Parquet or CSV table (file, directory or glob) and remember it in the catalog;
+    /// repeatable
+    #[arg(long = "table", global = true, value_name = "NAME=PATH")]
+    tables: Vec<String>,
+    /// Partitions a query is split into [default: the number of cores]
+    #[arg(long, global = true, value_name = "N")]
+    partitions: Option<usize>,
+    /// Rows per batch [default: 8192]
+    #[arg(long, global = true, value_name = "N")]
+    batch_size: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL statements from the command line (-c) or a file (-f)
+    Sql(exec::SqlArgs),
+}
+
+/// A session: the context with tickflow's functions and the catalog's tables.
+pub struct Session {
+    pub ctx: datafusion::prelude::SessionContext,
+    pub catalog: Catalog,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("catalog", &self.catalog)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionArgs {
+    async fn open(&self) -> Result<Session> {
+        let config = EngineConfig {
+            target_partitions: self.partitions,
+            batch_size: self.batch_size,
+        };
+        let ctx = tickflow_engine::local_context(&config)?;
+        let catalog = Catalog::open(self.catalog.clone().unwrap_or_else(Catalog::default_path))?;
+        for warning in catalog.restore(&ctx).await {
+            eprintln!("warning: {warning}");
+        }
+        let mut session = Session { ctx, catalog };
+        for table in &self.tables {
+            exec::register_table_arg(&mut session, table).await?;
+        }
+        Ok(session)
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let mut session = cli.session.open().await?;
+    match cli.command {
+        Some(Command::Sql(args)) => exec::run_sql_command(&mut session, args).await,
+        None => exec::run_sql_command(&mut session, exec::SqlArgs::from_stdin()).await,
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("TICKFLOW_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", exec::clean_error(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
