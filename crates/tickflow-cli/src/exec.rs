@@ -22,13 +22,14 @@ pub struct SqlArgs {
         short = 'c',
         long = "command",
         value_name = "SQL",
-        conflicts_with = "file"
+        conflicts_with = "files"
     )]
     pub command: Option<String>,
-    /// SQL script to run; `${name}` in it is replaced by --param name=VALUE (`${name:-default}`
-    /// has a default). Without -c or -f, statements are read from stdin
+    /// SQL script to run; repeat to run several in order in one session (tables one creates are
+    /// seen by the next). `${name}` in a script is replaced by --param name=VALUE
+    /// (`${name:-default}` has a default). Without -c or -f, statements are read from stdin
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
     /// A script parameter; repeatable
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -42,20 +43,6 @@ pub struct SqlArgs {
     /// Print the time each statement took
     #[arg(long)]
     pub timing: bool,
-}
-
-impl SqlArgs {
-    /// Statements from stdin, printed as tables.
-    pub fn from_stdin() -> SqlArgs {
-        SqlArgs {
-            command: None,
-            file: None,
-            params: Vec::new(),
-            format: Format::Table,
-            output: None,
-            timing: false,
-        }
-    }
 }
 
 /// Splits SQL text into statements with DataFusion's parser.
@@ -113,22 +100,32 @@ pub async fn run_sql_command(session: &mut Session, args: SqlArgs) -> Result<()>
         .iter()
         .map(|p| tickflow_engine::params::parse_assignment(p))
         .collect::<Result<BTreeMap<_, _>>>()?;
-    let (text, source) = match (&args.command, &args.file) {
-        (Some(sql), _) => (sql.clone(), "-c".to_string()),
-        (None, Some(file)) => {
-            let text = std::fs::read_to_string(file).map_err(|e| {
-                DataFusionError::Plan(format!("cannot read {}: {e}", file.display()))
-            })?;
-            (text, file.display().to_string())
-        }
-        (None, None) => {
+    let scripts: Vec<(String, String)> = match (&args.command, args.files.as_slice()) {
+        (Some(sql), _) => vec![(sql.clone(), "-c".to_string())],
+        (None, []) => {
             let mut text = String::new();
             std::io::stdin().read_to_string(&mut text)?;
-            (text, "stdin".to_string())
+            vec![(text, "stdin".to_string())]
         }
+        (None, files) => files
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    DataFusionError::Plan(format!("cannot read {}: {e}", file.display()))
+                })?;
+                Ok((text, file.display().to_string()))
+            })
+            .collect::<Result<_>>()?,
     };
-    let sql = tickflow_engine::params::substitute(&text, &params, &source)?;
-    run_sql_text(session, &sql, &args).await
+    // Substitute every script before running any: a missing parameter fails before any work.
+    let scripts = scripts
+        .iter()
+        .map(|(text, source)| tickflow_engine::params::substitute(text, &params, source))
+        .collect::<Result<Vec<_>>>()?;
+    for sql in &scripts {
+        run_sql_text(session, sql, &args).await?;
+    }
+    Ok(())
 }
 
 /// `--table NAME=PATH`: registers (or re-registers) a Parquet or CSV table and records it.
