@@ -45,6 +45,20 @@ pub struct SqlArgs {
     pub timing: bool,
 }
 
+impl Default for SqlArgs {
+    /// No statements yet, results printed as tables.
+    fn default() -> Self {
+        SqlArgs {
+            command: None,
+            files: Vec::new(),
+            params: Vec::new(),
+            format: Format::Table,
+            output: None,
+            timing: false,
+        }
+    }
+}
+
 /// Splits SQL text into statements with DataFusion's parser.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>> {
     Ok(DFParser::parse_sql(sql)?.into_iter().collect())

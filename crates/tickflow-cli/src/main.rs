@@ -10,8 +10,12 @@ use clap::{Args, Parser, Subcommand};
 use datafusion::common::Result;
 use tickflow_engine::{Catalog, EngineConfig};
 
+mod demo;
 mod exec;
+mod r#gen; // `gen` is a reserved keyword in edition 2024
+mod ingest;
 mod print;
+mod repl;
 
 /// Market tick data to bars and features, with SQL (DataFusion + tickflow's functions).
 #[derive(Debug, Parser)]
@@ -46,6 +50,12 @@ pub struct SessionArgs {
 enum Command {
     /// Run SQL statements from the command line (-c) or a file (-f)
     Sql(exec::SqlArgs),
+    /// Generate synthetic trades (seeded): hive-partitioned Parquet, TAQ-style CSV or minute bars
+    Gen(r#gen::GenArgs),
+    /// Ingest CSV files (trades or minute bars) into date-partitioned Parquet sorted by (symbol, ts)
+    Ingest(ingest::IngestArgs),
+    /// Generate a small data set, ingest it, and run the sql/ pipeline step by step
+    Demo(demo::DemoArgs),
 }
 
 /// A session: the context with tickflow's functions and the catalog's tables.
@@ -85,7 +95,10 @@ async fn run(cli: Cli) -> Result<()> {
     let mut session = cli.session.open().await?;
     match cli.command {
         Some(Command::Sql(args)) => exec::run_sql_command(&mut session, args).await,
-        None => exec::run_sql_command(&mut session, exec::SqlArgs::from_stdin()).await,
+        Some(Command::Gen(args)) => r#gen::run(args).await,
+        Some(Command::Ingest(args)) => ingest::run(args).await,
+        Some(Command::Demo(args)) => demo::run(&mut session, args).await,
+        None => repl::run(&mut session).await,
     }
 }
 

@@ -2,8 +2,11 @@
 //! table catalog, SQL script parameters, CSV ingest and synthetic data.
 
 pub mod catalog;
+pub mod r#gen; // `gen` is a reserved keyword in edition 2024
+pub mod ingest;
 pub mod params;
 pub mod session;
 
 pub use catalog::Catalog;
+pub use r#gen::{GenFormat, GenOptions, GenSummary, generate};
 pub use session::{EngineConfig, local_context};

@@ -1,0 +1,171 @@
+//! `tickflow gen` as a process: the files it writes are queryable with `tickflow sql` (Parquet by
+//! path and as an external table with its hive partition `date`; the TAQ-style CSV), minute bars,
+//! and a non-empty --out is refused without --force.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+/// `tickflow` with a catalog inside `dir`, so tests never touch the user's config.
+fn tickflow(dir: &TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("tickflow").expect("binary built");
+    cmd.arg("--catalog").arg(dir.path().join("c.json"));
+    cmd.env_remove("TICKFLOW_CATALOG");
+    cmd
+}
+
+fn run_gen(dir: &TempDir, out: &Path, format: &str) -> assert_cmd::assert::Assert {
+    tickflow(dir)
+        .args(["gen", "--rows", "5000", "--days", "2", "--symbols", "20"])
+        .args(["--start", "2024-03-08", "--seed", "3", "--format", format])
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
+
+fn sql_csv(dir: &TempDir, sql: &str) -> String {
+    let out = tickflow(dir)
+        .args(["sql", "--format", "csv", "-c", sql])
+        .assert()
+        .success();
+    String::from_utf8(out.get_output().stdout.clone()).expect("utf8")
+}
+
+#[test]
+fn parquet_is_queryable_by_path_and_as_a_partitioned_table() {
+    let dir = TempDir::new().expect("tempdir");
+    let out = dir.path().join("trades");
+    run_gen(&dir, &out, "parquet")
+        .success()
+        .stdout(predicate::str::contains("generated 5000 rows in 2 files"));
+    assert!(out.join("date=2024-03-08/part-0.parquet").is_file());
+    assert!(out.join("date=2024-03-11/part-0.parquet").is_file());
+    let path = format!("{}/", out.display());
+
+    assert_eq!(
+        sql_csv(&dir, &format!("SELECT count(*) AS n FROM '{path}'")),
+        "n\n5000\n"
+    );
+
+    // An external table over the directory: DataFusion 55 infers the hive partition column
+    // (`datafusion.execution.listing_table_factory_infer_partitions`, on by default).
+    let by_day = sql_csv(
+        &dir,
+        &format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{path}';
+             SELECT date, count(*) AS n, min(seq) AS first, max(seq) AS last,
+                    min(price) > 0 AS positive,
+                    min(to_char(ts AT TIME ZONE 'America/New_York', '%H:%M')) AS open,
+                    max(to_char(ts AT TIME ZONE 'America/New_York', '%H:%M')) AS close
+             FROM t GROUP BY date ORDER BY date"
+        ),
+    );
+    assert_eq!(
+        by_day,
+        "date,n,first,last,positive,open,close\n\
+         2024-03-08,2500,1,2500,true,09:30,15:59\n\
+         2024-03-11,2500,1,2500,true,09:30,15:59\n"
+    );
+    // The table is in the catalog, so a new process sees it with its partition column.
+    assert_eq!(
+        sql_csv(
+            &dir,
+            "SELECT count(DISTINCT symbol) <= 20 AS ok, count(*) AS n FROM t WHERE date = '2024-03-11'"
+        ),
+        "ok,n\ntrue,2500\n"
+    );
+}
+
+#[test]
+fn csv_has_the_taq_shape() {
+    let dir = TempDir::new().expect("tempdir");
+    let out = dir.path().join("taq");
+    run_gen(&dir, &out, "csv").success();
+    let text = std::fs::read_to_string(out.join("trades_20240308.csv")).expect("csv");
+    assert!(
+        text.starts_with("date,time,symbol,price,size,exchange,conditions,seq\n2024-03-08,09:30:")
+    );
+    assert!(out.join("trades_20240311.csv").is_file());
+    let counts = sql_csv(
+        &dir,
+        &format!(
+            "CREATE EXTERNAL TABLE taq STORED AS CSV LOCATION '{}/' OPTIONS ('format.has_header' 'true');
+             SELECT count(*) AS n, count(DISTINCT date) AS days, max(seq) AS last FROM taq",
+            out.display()
+        ),
+    );
+    assert_eq!(counts, "n,days,last\n5000,2,2500\n");
+}
+
+#[test]
+fn minute_bars_per_symbol() {
+    let dir = TempDir::new().expect("tempdir");
+    let out = dir.path().join("bars");
+    run_gen(&dir, &out, "minute-bars").success();
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!files.is_empty() && files.len() <= 20);
+    for name in &files {
+        assert!(name.ends_with("_full_1min.txt"), "{name}");
+        let text = std::fs::read_to_string(out.join(name)).expect("bars");
+        let first = text.lines().next().expect("a bar");
+        assert_eq!(first.split(',').count(), 6, "{first}");
+        assert!(first.starts_with("2024-03-08 ") || first.starts_with("2024-03-11 "));
+    }
+}
+
+#[test]
+fn a_non_empty_out_needs_force_and_the_same_seed_writes_the_same_bytes() {
+    let dir = TempDir::new().expect("tempdir");
+    let out = dir.path().join("trades");
+    run_gen(&dir, &out, "parquet").success();
+    let file = out.join("date=2024-03-08/part-0.parquet");
+    let before = std::fs::read(&file).expect("parquet");
+    run_gen(&dir, &out, "parquet")
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("is not empty").and(predicate::str::contains("--force")));
+    tickflow(&dir)
+        .args(["gen", "--rows", "5000", "--days", "2", "--symbols", "20"])
+        .args(["--start", "2024-03-08", "--seed", "3", "--force", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&file).expect("parquet"), before);
+    // no temporary files left behind
+    let names: Vec<_> = std::fs::read_dir(out.join("date=2024-03-08"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["part-0.parquet"]);
+}
+
+#[test]
+fn bad_options_are_one_clear_error() {
+    let dir = TempDir::new().expect("tempdir");
+    tickflow(&dir)
+        .args(["gen", "--rows", "ten", "--out"])
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("'ten' is not a row count"));
+    tickflow(&dir)
+        .args(["gen", "--days", "0", "--out"])
+        .arg(dir.path().join("x"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("days must be at least 1"));
+    tickflow(&dir)
+        .args(["gen", "--help"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("--rows")
+                .and(predicate::str::contains("minute-bars"))
+                .and(predicate::str::contains("--force")),
+        );
+}

@@ -1,0 +1,349 @@
+//! `tickflow ingest` driven as a process: good files, bad rows (strict and `--rejects`),
+//! idempotent reruns, and SIGKILL at random points.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin;
+use predicates::prelude::*;
+
+const HEADER: &str = "date,time,symbol,price,size,exchange,conditions,seq\n";
+
+fn tickflow(dir: &Path) -> Command {
+    let mut cmd = Command::new(cargo_bin("tickflow"));
+    cmd.arg("--catalog").arg(dir.join("c.json"));
+    cmd
+}
+
+fn ingest(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    tickflow(dir)
+        .arg("ingest")
+        .args(args)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--quiet")
+        .assert()
+}
+
+fn sql(dir: &Path, query: &str) -> String {
+    let out = tickflow(dir)
+        .args(["sql", "--format", "csv", "-c", query])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{query}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The single number printed by a `SELECT count(*)` in CSV format.
+fn count(dir: &Path) -> u64 {
+    let out_dir = dir.join("out");
+    let has_parquet = walk(&out_dir)
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "parquet"));
+    if !has_parquet {
+        return 0;
+    }
+    let text = sql(
+        dir,
+        &format!("SELECT count(*) AS n FROM '{}/'", out_dir.display()),
+    );
+    text.lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .next()
+        .unwrap_or_else(|| panic!("no count in {text}"))
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+}
+
+fn two_good_files(dir: &Path) -> PathBuf {
+    let src = dir.join("in");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    write(
+        &src.join("trades_20240102.csv"),
+        &format!(
+            "{HEADER}2024-01-02,09:30:00,AAPL,10,100,Q,\"@ F\",1\n\
+             2024-01-02,09:30:00,AAPL,11,100,Q,,2\n\
+             2024-01-02,09:31:00,MSFT,20,5,N,,3\n\
+             2024-01-02,09:30:00,AAPL,9,100,Q,,4\n\
+             2024-01-02,09:30:30,AAPL,10.5,50,Q,,5\n"
+        ),
+    );
+    write(
+        &src.join("trades_20240103.csv"),
+        &format!(
+            "{HEADER}2024-01-03,09:30:00,AAPL,12,100,Q,,1\n2024-01-03,09:30:01,AAPL,13,100,Q,,2\n"
+        ),
+    );
+    src
+}
+
+#[test]
+fn ingest_good_files_then_query_and_rerun_adds_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = two_good_files(dir);
+    ingest(dir, &[src.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("7 rows, 0 rejected"))
+        .stdout(predicate::str::contains("2 partition(s)"))
+        .stdout(predicate::str::contains(
+            "CREATE EXTERNAL TABLE trades STORED AS PARQUET",
+        ));
+    assert_eq!(count(dir), 7);
+    let out = dir.join("out");
+    // ohlc breaks the three-way tie at 09:30:00 by file order: open 10, close at 09:30:30.
+    let text = sql(
+        dir,
+        &format!(
+            "SELECT date, count(*) AS n, ohlc(ts, price, seq)['open'] AS o, ohlc(ts, price, seq)['high'] AS h, \
+             ohlc(ts, price, seq)['low'] AS l, ohlc(ts, price, seq)['close'] AS c \
+             FROM '{}/' WHERE symbol = 'AAPL' GROUP BY date ORDER BY date",
+            out.display()
+        ),
+    );
+    assert!(
+        text.contains("2024-01-02,4,10.0000,11.0000,9.0000,10.5000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2024-01-03,2,12.0000,13.0000,12.0000,13.0000"),
+        "{text}"
+    );
+    // The table statement the summary prints works, partition column and order included.
+    let text = sql(
+        dir,
+        &format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/' WITH ORDER (symbol ASC, ts ASC); \
+             SELECT date, count(*) FROM t GROUP BY date ORDER BY date",
+            out.display()
+        ),
+    );
+    assert!(
+        text.contains("2024-01-02,5") && text.contains("2024-01-03,2"),
+        "{text}"
+    );
+
+    // Rerun: everything skipped, nothing duplicated.
+    ingest(dir, &[src.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("2 skipped"));
+    assert_eq!(count(dir), 7);
+
+    // A changed source replaces its previous outputs.
+    write(
+        &src.join("trades_20240103.csv"),
+        &format!("{HEADER}2024-01-03,09:30:00,AAPL,12,100,Q,,1\n"),
+    );
+    ingest(dir, &[&format!("{}/*.csv", src.display())])
+        .success()
+        .stdout(predicate::str::contains("1 skipped"));
+    assert_eq!(count(dir), 6);
+}
+
+#[test]
+fn bad_row_fails_with_file_line_column_and_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = two_good_files(dir);
+    let mut text = HEADER.to_string();
+    for i in 0..15 {
+        writeln!(text, "2024-01-04,10:00:{:02},IBM,150,10,N,,{i}", i).expect("fmt");
+    }
+    text.push_str("2024-01-04,10:01:00,IBM,abc,10,N,,99\n");
+    write(&src.join("trades_20240104.csv"), &text);
+    ingest(dir, &[src.to_str().expect("utf8")])
+        .failure()
+        .stderr(predicate::str::contains(
+            "trades_20240104.csv:17:4: price 'abc' is not a number",
+        ))
+        .stderr(predicate::str::contains("panicked").not());
+    let left: Vec<_> = walk(&dir.join("out"));
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+#[test]
+fn rejects_keep_every_bad_row_and_count_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = two_good_files(dir);
+    write(
+        &src.join("trades_20240104.csv"),
+        &format!(
+            "{HEADER}2024-01-04,10:00:00,IBM,150,10,N,,1\n\
+             2024-01-04,10:00:01,IBM,\"1,5\",10,N,,2\n\
+             2024-01-04,25:00:00,IBM,150,10,N,,3\n\
+             2024-01-04,10:00:02,IBM,150,10\n\
+             2024-01-04,10:00:03,IBM,151,x,N,,5\n"
+        ),
+    );
+    let rejects = dir.join("rejects.csv");
+    ingest(
+        dir,
+        &[
+            src.to_str().expect("utf8"),
+            "--rejects",
+            rejects.to_str().expect("utf8"),
+        ],
+    )
+    .success()
+    .stdout(predicate::str::contains("8 rows, 4 rejected"));
+    assert_eq!(count(dir), 8);
+    let text = std::fs::read_to_string(&rejects).expect("rejects file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "file,line,column,reason,record");
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(
+        text.contains(",3,4,\"price '1,5' is not a number\""),
+        "{text}"
+    );
+    assert!(text.contains(",4,2,"), "{text}");
+    assert!(
+        text.contains(",5,6,\"expected 8 fields, found 5\",\"2024-01-04,10:00:02,IBM,150,10\""),
+        "{text}"
+    );
+    assert!(text.contains(",6,5,size 'x' is not an integer"), "{text}");
+}
+
+#[test]
+fn minute_bars_from_file_name() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("bars");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    write(
+        &src.join("AAPL_full_1min.txt"),
+        "2024-01-02 09:30:00,10.5,11,10,10.75,1200\n2024-01-02 09:31:00,10.75,10.8,10.7,10.8,300\n2024-01-03 09:30:00,11,11,11,11,1\n",
+    );
+    ingest(dir, &[src.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("3 rows"));
+    let text = sql(
+        dir,
+        &format!(
+            "SELECT symbol, date, sum(volume) AS v FROM '{}/' GROUP BY symbol, date ORDER BY date",
+            dir.join("out").display()
+        ),
+    );
+    assert!(text.contains("AAPL,2024-01-02,1500"), "{text}");
+}
+
+/// Writes `files` daily trade files of `rows` rows each; returns their paths.
+fn big_inputs(src: &Path, files: usize, rows: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(src).expect("mkdir");
+    let symbols = ["AAPL", "MSFT", "IBM", "SPY", "QQQ", "TSLA", "AMD"];
+    (0..files)
+        .map(|f| {
+            let mut text = String::with_capacity(rows * 60);
+            text.push_str(HEADER);
+            for i in 0..rows {
+                let secs = 34_200 + (i * 7 % 23_400);
+                let _ = writeln!(
+                    text,
+                    "2024-02-{:02},{:02}:{:02}:{:02}.{:06},{},{}.{:02},{},Q,@,{i}",
+                    f + 5,
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60,
+                    i % 1_000_000,
+                    symbols[i % symbols.len()],
+                    100 + i % 50,
+                    i % 100,
+                    100 * (1 + i % 5)
+                );
+            }
+            let p = src.join(format!("trades_202402{:02}.csv", f + 5));
+            write(&p, &text);
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn killed_ingest_leaves_nothing_or_whole_files_and_rerun_is_exact() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let per_file = [70_000u64, 70_000, 60_000];
+    let src = root.join("in");
+    let mut paths = big_inputs(&src, 2, 70_000);
+    paths.extend(
+        big_inputs(&root.join("in2"), 1, 60_000)
+            .into_iter()
+            .map(|p| {
+                let to = src.join("trades_20240210.csv");
+                std::fs::rename(&p, &to).expect("move");
+                to
+            }),
+    );
+    assert_eq!(paths.len(), 3);
+    let total: u64 = per_file.iter().sum();
+    // Sums of whole files a query may see after a kill.
+    let mut whole = std::collections::BTreeSet::new();
+    for mask in 0..8u32 {
+        whole.insert(
+            (0..3)
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| per_file[i])
+                .sum::<u64>(),
+        );
+    }
+    // Seeded delays (a small LCG: no rand dependency), spread over a debug build's run.
+    let mut state: u64 = 0x5eed;
+    for seed in 0..6 {
+        let dir = root.join(format!("run{seed}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let delay = Duration::from_millis(50 + (state >> 33) % 2_400);
+        let mut child = StdCommand::new(cargo_bin("tickflow"))
+            .arg("--catalog")
+            .arg(dir.join("c.json"))
+            .args(["ingest", "--quiet", "--out"])
+            .arg(dir.join("out"))
+            .arg(&src)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL on Unix; an error means it had already finished
+        let _ = child.wait();
+        let seen = count(&dir);
+        eprintln!("seed {seed}: killed after {delay:?}, {seen} rows visible");
+        assert!(
+            whole.contains(&seen),
+            "seed {seed} ({delay:?}): {seen} rows is not a sum of whole files"
+        );
+        ingest(&dir, &[src.to_str().expect("utf8")]).success();
+        assert_eq!(count(&dir), total, "seed {seed}: rerun after kill");
+        let staging: Vec<_> = walk(&dir.join("out"))
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(".tickflow-staging"))
+            .collect();
+        assert!(staging.is_empty(), "{staging:?}");
+    }
+}

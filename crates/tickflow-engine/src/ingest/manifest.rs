@@ -1,0 +1,88 @@
+//! The ingest manifest, `DIR/_tickflow/ingest.json`: which sources (by path and content hash)
+//! produced which output files. Written atomically (temporary file, fsync, rename) after the
+//! output files are in place.
+//!
+//! It lives in a subdirectory, not at `DIR/_tickflow_ingest.json`: DataFusion lists every file
+//! directly under a table directory (the extension filter is empty for `CREATE EXTERNAL TABLE
+//! ... LOCATION 'DIR/'`, and a URL table takes its format from the first file listed), so a JSON
+//! file there would break the table. Files in subdirectories without `=` are skipped
+//! (`datafusion.execution.listing_table_ignore_subdirectory`, default true).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Directory of tickflow's bookkeeping inside an output directory.
+pub const META_DIR: &str = "_tickflow";
+const MANIFEST: &str = "ingest.json";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Keyed by the canonical source path.
+    pub sources: BTreeMap<String, SourceEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceEntry {
+    pub size: u64,
+    /// 64-bit FNV-1a of the file's bytes, hex.
+    pub hash: String,
+    pub rows: u64,
+    pub rejected: u64,
+    /// Output files relative to the output directory.
+    pub outputs: Vec<String>,
+}
+
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join(META_DIR).join(MANIFEST)
+}
+
+impl Manifest {
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let path = manifest_path(dir);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{}: not a tickflow ingest manifest: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Writes the manifest atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), String> {
+        let path = manifest_path(dir);
+        let meta = dir.join(META_DIR);
+        fs::create_dir_all(&meta).map_err(|e| format!("{}: {e}", meta.display()))?;
+        let tmp = meta.join(format!("{MANIFEST}.tmp-{}", std::process::id()));
+        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(&json)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            sync_dir(&meta);
+            Ok(())
+        };
+        write().map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// fsync a directory so a rename in it is durable (best effort: not every platform allows it).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(f) = fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+/// 64-bit FNV-1a.
+pub fn fnv1a64(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,409 @@
+//! `tickflow ingest`: CSV files → hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`).
+//!
+//! * Each output file is sorted by `(symbol, ts)` and has a `seq` column that keeps source
+//!   order: `seq = file_index * 2^40 + line`, where `file_index` is the position of the source
+//!   in the sorted list of sources of the run and `line` the 1-based line in the file. Within a
+//!   file `seq` increases with the line, so `ohlc(ts, price, seq)` breaks ties of equal `ts` the
+//!   way the file did. A TAQ file's own sequence number is kept as `source_seq`.
+//! * Nothing is visible before the end: every file is written to `DIR/.tickflow-staging-<pid>/`,
+//!   fsynced, and only after every source parsed and wrote successfully are the files renamed
+//!   into place (each rename is atomic), then the manifest is written atomically. On error the
+//!   staging directory is removed. A killed run leaves only its staging directory, which
+//!   queries do not read (a subdirectory without `=`) and the next run removes.
+//! * Output names are `<source-stem>-<hash8 of the source path>.parquet`, so a rerun (after a
+//!   crash, or with a changed source) writes the same names and replaces the previous files.
+//! * The manifest (`DIR/_tickflow/ingest.json`) records every source's content hash; a source
+//!   with an unchanged hash is skipped, a changed one replaces its previous outputs.
+
+pub mod manifest;
+pub mod parse;
+pub mod write;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+pub use parse::{ParseOptions, Shape, SymbolFromName};
+
+use manifest::{Manifest, SourceEntry, fnv1a64, sync_dir};
+use write::StagedFile;
+
+/// What to ingest and how.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Files, globs or directories (every `*.csv` / `*.txt` inside, not recursive).
+    pub sources: Vec<String>,
+    pub out: PathBuf,
+    pub parse: ParseOptions,
+    /// Keep going on bad rows and write them here; `None`: the first bad row fails the run.
+    pub rejects: Option<PathBuf>,
+    /// Files parsed at the same time.
+    pub jobs: usize,
+}
+
+/// Counters a progress display can read while an ingest runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub rows: AtomicU64,
+    pub files_done: AtomicU64,
+    pub files_total: AtomicU64,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Default)]
+pub struct IngestSummary {
+    /// Source files found.
+    pub files: usize,
+    /// Sources skipped because the manifest has them with the same content hash.
+    pub skipped: usize,
+    /// Rows ingested (written).
+    pub rows: u64,
+    /// Rows rejected (written to the rejects file).
+    pub rejected: u64,
+    /// Distinct `date=` partitions written to.
+    pub partitions: usize,
+    /// Parquet files written.
+    pub files_written: usize,
+    /// Output files of changed sources that were removed.
+    pub files_removed: usize,
+    pub seconds: f64,
+    pub out: PathBuf,
+}
+
+impl IngestSummary {
+    pub fn rows_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            (self.rows + self.rejected) as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Files, globs and directories → the sorted, de-duplicated list of files.
+pub fn expand_sources(sources: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut out = BTreeSet::new();
+    for s in sources {
+        let p = Path::new(s);
+        if p.is_dir() {
+            let entries = fs::read_dir(p).map_err(|e| format!("{s}: {e}"))?;
+            for entry in entries {
+                let path = entry.map_err(|e| format!("{s}: {e}"))?.path();
+                let ext = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase);
+                if path.is_file() && matches!(ext.as_deref(), Some("csv" | "txt")) {
+                    out.insert(path);
+                }
+            }
+        } else if p.is_file() {
+            out.insert(p.to_path_buf());
+        } else if s.contains(['*', '?', '[']) {
+            let paths = glob::glob(s).map_err(|e| format!("{s}: bad glob: {e}"))?;
+            let mut any = false;
+            for path in paths {
+                let path = path.map_err(|e| format!("{s}: {e}"))?;
+                if path.is_file() {
+                    out.insert(path);
+                    any = true;
+                }
+            }
+            if !any {
+                return Err(format!("{s}: no files match"));
+            }
+        } else {
+            return Err(format!("{s}: no such file or directory"));
+        }
+    }
+    if out.is_empty() {
+        return Err("no source files (give CSV files, globs or directories)".into());
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Output file name (without extension) of a source: `<stem>-<hash8 of its canonical path>`.
+fn output_name(canonical: &Path) -> String {
+    let stem: String = canonical
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let h = fnv1a64(canonical.to_string_lossy().as_bytes());
+    format!("{stem}-{:08x}", h >> 32)
+}
+
+/// Removes staging directories of ingests that are no longer running (killed runs).
+fn remove_stale_staging(out: &Path) {
+    let Ok(entries) = fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name.strip_prefix(".tickflow-staging-") else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .ok()
+            .is_some_and(|pid| pid == std::process::id() || process_alive(pid));
+        if !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        // Without a portable check, leave other staging directories alone.
+        true
+    }
+}
+
+/// The result of one source file.
+#[derive(Debug)]
+enum FileOutcome {
+    Skipped,
+    Done {
+        entry: SourceEntry,
+        staged: Vec<StagedFile>,
+        rejects: Vec<parse::Reject>,
+    },
+}
+
+/// Removes the staging directory when dropped (on success and on error).
+struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs an ingest. Blocking; parses `opts.jobs` files at a time on scoped threads.
+pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary, String> {
+    let started = Instant::now();
+    let files = expand_sources(&opts.sources)?;
+    progress
+        .files_total
+        .store(files.len() as u64, Ordering::Relaxed);
+    fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
+    remove_stale_staging(&opts.out);
+    let mut manifest = Manifest::load(&opts.out)?;
+    let staging_dir = opts
+        .out
+        .join(format!(".tickflow-staging-{}", std::process::id()));
+    fs::create_dir_all(&staging_dir).map_err(|e| format!("{}: {e}", staging_dir.display()))?;
+    let staging = Staging(staging_dir);
+
+    let canonical: Vec<PathBuf> = files
+        .iter()
+        .map(|f| fs::canonicalize(f).map_err(|e| format!("{}: {e}", f.display())))
+        .collect::<Result<_, _>>()?;
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<FileOutcome, String>>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    let strict = opts.rejects.is_none();
+    let jobs = opts.jobs.clamp(1, files.len());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= files.len() || failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let result = ingest_one(
+                        &files[i],
+                        &canonical[i],
+                        i as u64,
+                        opts,
+                        &manifest,
+                        &staging.0,
+                        strict,
+                        progress,
+                    );
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    progress.files_done.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let results = results.into_inner().map_err(|e| e.to_string())?;
+    let mut outcomes = Vec::with_capacity(files.len());
+    for r in results {
+        match r {
+            Some(Ok(o)) => outcomes.push(o),
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+    }
+    if outcomes.len() != files.len() {
+        return Err("ingest stopped before every file was read".into());
+    }
+
+    let mut summary = IngestSummary {
+        files: files.len(),
+        out: opts.out.clone(),
+        ..Default::default()
+    };
+    // The rejects file first: if it cannot be written, nothing is published.
+    if let Some(path) = &opts.rejects {
+        write_rejects(path, &files, &outcomes)?;
+    }
+    let mut partitions = BTreeSet::new();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let (entry, staged) = match outcome {
+            FileOutcome::Skipped => {
+                summary.skipped += 1;
+                continue;
+            }
+            FileOutcome::Done { entry, staged, .. } => (entry, staged),
+        };
+        for f in &staged {
+            let target = opts.out.join(&f.relative);
+            let dir = target.parent().unwrap_or(&opts.out).to_path_buf();
+            fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            fs::rename(&f.staged, &target)
+                .map_err(|e| format!("moving to {}: {e}", target.display()))?;
+            sync_dir(&dir);
+            partitions.insert(dir);
+            summary.files_written += 1;
+        }
+        let key = canonical[i].to_string_lossy().to_string();
+        if let Some(old) = manifest.sources.get(&key) {
+            for stale in old.outputs.iter().filter(|o| !entry.outputs.contains(o)) {
+                if fs::remove_file(opts.out.join(stale)).is_ok() {
+                    summary.files_removed += 1;
+                }
+            }
+        }
+        summary.rows += entry.rows;
+        summary.rejected += entry.rejected;
+        manifest.sources.insert(key, entry);
+    }
+    sync_dir(&opts.out);
+    manifest.save(&opts.out)?;
+    drop(staging);
+    summary.partitions = partitions.len();
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest_one(
+    path: &Path,
+    canonical: &Path,
+    index: u64,
+    opts: &IngestOptions,
+    manifest: &Manifest,
+    staging: &Path,
+    strict: bool,
+    progress: &Progress,
+) -> Result<FileOutcome, String> {
+    let display = path.display().to_string();
+    let data = fs::read(path).map_err(|e| format!("{display}: {e}"))?;
+    let hash = format!("{:016x}", fnv1a64(&data));
+    let key = canonical.to_string_lossy();
+    if manifest
+        .sources
+        .get(key.as_ref())
+        .is_some_and(|e| e.hash == hash && e.size == data.len() as u64)
+    {
+        return Ok(FileOutcome::Skipped);
+    }
+    let file_name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let parsed = parse::parse_file(
+        &display,
+        &file_name,
+        &data,
+        index,
+        &opts.parse,
+        strict,
+        &progress.rows,
+    )?;
+    let staged = write::write_partitions(&parsed, staging, &output_name(canonical))
+        .map_err(|e| format!("{display}: {e}"))?;
+    let entry = SourceEntry {
+        size: data.len() as u64,
+        hash,
+        rows: parsed.batch.num_rows() as u64,
+        rejected: parsed.rejects.len() as u64,
+        outputs: staged.iter().map(|f| f.relative.clone()).collect(),
+    };
+    Ok(FileOutcome::Done {
+        entry,
+        staged,
+        rejects: parsed.rejects,
+    })
+}
+
+/// `file,line,column,reason,record` — `record` is the row's bytes as they were in the source.
+fn write_rejects(path: &Path, files: &[PathBuf], outcomes: &[FileOutcome]) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let write = || -> Result<(), Box<dyn std::error::Error>> {
+        let mut w = csv::Writer::from_writer(fs::File::create(&tmp)?);
+        w.write_record(["file", "line", "column", "reason", "record"])?;
+        for (file, outcome) in files.iter().zip(outcomes) {
+            if let FileOutcome::Done { rejects, .. } = outcome {
+                let name = file.display().to_string();
+                for r in rejects {
+                    w.write_record([
+                        name.as_bytes(),
+                        r.line.to_string().as_bytes(),
+                        r.column.to_string().as_bytes(),
+                        r.reason.as_bytes(),
+                        &r.raw,
+                    ])?;
+                }
+            }
+        }
+        let mut f = w.into_inner().map_err(|e| e.to_string())?;
+        f.flush()?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        format!("rejects file {}: {e}", path.display())
+    })
+}
+
+/// The statement that registers an ingested directory as a table.
+pub fn create_table_sql(name: &str, dir: &Path) -> String {
+    let mut location = dir.display().to_string();
+    if !location.ends_with('/') {
+        location.push('/');
+    }
+    format!(
+        "CREATE EXTERNAL TABLE {name} STORED AS PARQUET LOCATION '{}' WITH ORDER (symbol ASC, ts ASC);",
+        location.replace('\'', "''")
+    )
+}
+
+#[cfg(test)]
+mod tests;
