@@ -2,9 +2,8 @@
 
 use std::sync::atomic::AtomicU64;
 
-use datafusion::arrow::array::{
-    Array, Decimal128Array, Int64Array, StringArray, TimestampNanosecondArray,
-};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Decimal128Type, Int64Type, TimestampNanosecondType};
 
 use super::parse::{ParseOptions, Shape, parse_decimal4, parse_file};
 
@@ -37,42 +36,17 @@ fn good_trades() {
     let p = parse("t.csv", &text, true).expect("parses");
     assert_eq!(p.shape, Shape::Trades);
     assert_eq!(p.batch.num_rows(), 2);
-    let ts = p
-        .batch
-        .column(1)
-        .as_any()
-        .downcast_ref::<TimestampNanosecondArray>()
-        .expect("ts");
+    let ts = p.batch.column(1).as_primitive::<TimestampNanosecondType>();
     // 09:30 EST = 14:30 UTC.
     assert_eq!(ts.value(0), 1_704_205_800_000_001_000);
-    let price = p
-        .batch
-        .column(2)
-        .as_any()
-        .downcast_ref::<Decimal128Array>()
-        .expect("price");
+    let price = p.batch.column(2).as_primitive::<Decimal128Type>();
     assert_eq!(price.value(0), 1_856_400);
     assert_eq!(price.value(1), 3_701_000);
-    let cond = p
-        .batch
-        .column(5)
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("cond");
+    let cond = p.batch.column(5).as_string::<i32>();
     assert_eq!(cond.value(0), "@ F");
-    let seq = p
-        .batch
-        .column(6)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("seq");
+    let seq = p.batch.column(6).as_primitive::<Int64Type>();
     assert_eq!((seq.value(0), seq.value(1)), (2, 3));
-    let src = p
-        .batch
-        .column(7)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("source_seq");
+    let src = p.batch.column(7).as_primitive::<Int64Type>();
     assert_eq!(src.value(1), 18);
     assert_eq!(p.dates, vec![19724, 19724]);
 }
@@ -90,27 +64,12 @@ fn summer_time_and_seq_of_file_index() {
         &AtomicU64::new(0),
     )
     .expect("parses");
-    let ts = p
-        .batch
-        .column(1)
-        .as_any()
-        .downcast_ref::<TimestampNanosecondArray>()
-        .expect("ts");
+    let ts = p.batch.column(1).as_primitive::<TimestampNanosecondType>();
     // 09:30 EDT = 13:30 UTC.
     assert_eq!(ts.value(0), 1_719_840_600_000_000_000);
-    let seq = p
-        .batch
-        .column(6)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("seq");
+    let seq = p.batch.column(6).as_primitive::<Int64Type>();
     assert_eq!(seq.value(0), (3 << 40) + 2);
-    let src = p
-        .batch
-        .column(7)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .expect("source_seq");
+    let src = p.batch.column(7).as_primitive::<Int64Type>();
     assert!(src.is_null(0));
 }
 
@@ -216,19 +175,9 @@ fn minute_bars_symbol_from_file_name() {
     let p = parse("AAPL_full_1min.txt", text, true).expect("parses");
     assert_eq!(p.shape, Shape::MinuteBars);
     assert_eq!(p.batch.num_rows(), 2);
-    let sym = p
-        .batch
-        .column(0)
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("symbol");
+    let sym = p.batch.column(0).as_string::<i32>();
     assert_eq!(sym.value(1), "AAPL");
-    let close = p
-        .batch
-        .column(5)
-        .as_any()
-        .downcast_ref::<Decimal128Array>()
-        .expect("close");
+    let close = p.batch.column(5).as_primitive::<Decimal128Type>();
     assert_eq!(close.value(0), 107_500);
     let err = match parse("AAPL_full_1min.txt", "2024-01-02 09:30,1,1,1,1,1\n", true) {
         Ok(_) => panic!("bad timestamp accepted"),
@@ -260,19 +209,9 @@ fn custom_timestamp_format_and_regex_symbol() {
         &AtomicU64::new(0),
     )
     .expect("parses");
-    let sym = p
-        .batch
-        .column(0)
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("symbol");
+    let sym = p.batch.column(0).as_string::<i32>();
     assert_eq!(sym.value(0), "IBM");
-    let ts = p
-        .batch
-        .column(1)
-        .as_any()
-        .downcast_ref::<TimestampNanosecondArray>()
-        .expect("ts");
+    let ts = p.batch.column(1).as_primitive::<TimestampNanosecondType>();
     assert_eq!(ts.value(0), 1_704_187_800_000_000_000);
 }
 
