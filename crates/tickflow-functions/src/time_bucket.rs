@@ -150,23 +150,57 @@ pub(crate) fn constant_arg(args: &[ColumnarValue], i: usize, arg: Arg) -> Result
     }
 }
 
+/// Plan time: when the width and the anchor (argument `anchor_index`, if given) are literals,
+/// builds the grid so that a bad width or zone fails before any data is read. Arguments that are
+/// expressions not yet folded are checked when evaluated (see [`grid_from_args`]).
+pub(crate) fn check_constant_grid(
+    function: &'static str,
+    scalar_arguments: &[Option<&ScalarValue>],
+    anchor_index: usize,
+    ts_type: &DataType,
+) -> Result<()> {
+    let Some(Some(width)) = scalar_arguments.first() else {
+        return Ok(());
+    };
+    match scalar_arguments.get(anchor_index) {
+        Some(None) => Ok(()),
+        anchor => grid_from_scalars(
+            function,
+            width,
+            anchor.copied().flatten(),
+            anchor_index + 1,
+            ts_type,
+        )
+        .map(|_| ()),
+    }
+}
+
+/// Run time: the grid of a call whose width and anchor (argument `anchor_index`) are constants.
+pub(crate) fn grid_from_args(
+    function: &'static str,
+    args: &[ColumnarValue],
+    anchor_index: usize,
+    ts_type: &DataType,
+) -> Result<Grid> {
+    let width = constant_arg(args, 0, Arg::new(function, 1, "width"))?;
+    let anchor = match args.get(anchor_index) {
+        Some(_) => Some(constant_arg(
+            args,
+            anchor_index,
+            Arg::new(function, anchor_index + 1, "origin | timezone"),
+        )?),
+        None => None,
+    };
+    grid_from_scalars(function, width, anchor, anchor_index + 1, ts_type)
+}
+
 fn bucket_array<T: ArrowTimestampType>(
     ts: &ArrayRef,
     bucketer: &UnitBucketer<'_>,
 ) -> Result<ArrayRef> {
     let ts = ts.as_primitive::<T>();
-    let out: PrimitiveArray<T> = match ts.nulls() {
-        // The common case: no NULLs, one tight loop.
-        None => ts.try_unary(|t| bucketer.bucket(t))?,
-        Some(_) => ts.try_unary(|t| bucketer.bucket(t)).or_else(|_| {
-            // A NULL slot may hold any value: only bucket the valid ones.
-            let values = ts
-                .iter()
-                .map(|t| t.map(|t| bucketer.bucket(t)).transpose())
-                .collect::<Result<PrimitiveArray<T>>>()?;
-            Ok::<_, datafusion::common::DataFusionError>(values)
-        })?,
-    };
+    // `try_unary` only calls the function on valid (non-NULL) slots.
+    let out: PrimitiveArray<T> = ts.try_unary(|t| bucketer.bucket(t))?;
     Ok(Arc::new(out.with_data_type(ts.data_type().clone())))
 }
 
@@ -206,18 +240,7 @@ impl ScalarUDFImpl for TimeBucket {
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         let ts_field = &args.arg_fields[1];
-        // Validate what is known at plan time, so a bad width or zone fails before any data is
-        // read. A width that is an expression (not yet folded) is checked when it is evaluated.
-        if let Some(Some(width)) = args.scalar_arguments.first() {
-            let anchor = match args.scalar_arguments.get(2) {
-                Some(Some(v)) => Some(*v),
-                Some(None) => None,
-                None => None,
-            };
-            if args.scalar_arguments.len() < 3 || anchor.is_some() {
-                grid_from_scalars(NAME, width, anchor, 3, ts_field.data_type())?;
-            }
-        }
+        check_constant_grid(NAME, args.scalar_arguments, 2, ts_field.data_type())?;
         Ok(Arc::new(Field::new(
             NAME,
             ts_field.data_type().clone(),
@@ -226,17 +249,7 @@ impl ScalarUDFImpl for TimeBucket {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let width = constant_arg(&args.args, 0, Arg::new(NAME, 1, "width"))?;
-        let anchor = match args.args.get(2) {
-            Some(_) => Some(constant_arg(
-                &args.args,
-                2,
-                Arg::new(NAME, 3, "origin | timezone"),
-            )?),
-            None => None,
-        };
-        let ts_type = args.arg_fields[1].data_type();
-        let grid = grid_from_scalars(NAME, width, anchor, 3, ts_type)?;
+        let grid = grid_from_args(NAME, &args.args, 2, args.arg_fields[1].data_type())?;
         match &args.args[1] {
             ColumnarValue::Array(ts) => Ok(ColumnarValue::Array(bucket_timestamps(ts, &grid)?)),
             ColumnarValue::Scalar(ts) => {

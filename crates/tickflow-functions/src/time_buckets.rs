@@ -18,9 +18,8 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use crate::args::Arg;
-use crate::bucket::{Grid, grid_from_scalars, naive_from_nanos};
-use crate::time_bucket::{coerce_bucket_args, constant_arg};
+use crate::bucket::{Grid, naive_from_nanos};
+use crate::time_bucket::{check_constant_grid, coerce_bucket_args, grid_from_args};
 
 const NAME: &str = "time_buckets";
 const USAGE: &str = "time_buckets(width, start, end [, origin | timezone])";
@@ -211,26 +210,12 @@ impl ScalarUDFImpl for TimeBuckets {
         args: datafusion::logical_expr::ReturnFieldArgs,
     ) -> Result<FieldRef> {
         let ts_type = args.arg_fields[1].data_type();
-        if let Some(Some(width)) = args.scalar_arguments.first() {
-            let anchor = args.scalar_arguments.get(3).copied().flatten();
-            if args.scalar_arguments.len() < 4 || anchor.is_some() {
-                grid_from_scalars(NAME, width, anchor, 4, ts_type)?;
-            }
-        }
+        check_constant_grid(NAME, args.scalar_arguments, 3, ts_type)?;
         Ok(Arc::new(Field::new(NAME, list_type(ts_type), true)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let width = constant_arg(&args.args, 0, Arg::new(NAME, 1, "width"))?;
-        let anchor = match args.args.get(3) {
-            Some(_) => Some(constant_arg(
-                &args.args,
-                3,
-                Arg::new(NAME, 4, "origin | timezone"),
-            )?),
-            None => None,
-        };
-        let grid = grid_from_scalars(NAME, width, anchor, 4, args.arg_fields[1].data_type())?;
+        let grid = grid_from_args(NAME, &args.args, 3, args.arg_fields[1].data_type())?;
         let all_scalar = args.args[1..3]
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
