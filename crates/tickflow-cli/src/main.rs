@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use datafusion::common::Result;
-use tickflow_engine::{Catalog, EngineConfig};
+use tickflow_engine::{Catalog, Engine, EngineConfig};
 
 mod demo;
 mod exec;
@@ -44,6 +44,12 @@ pub struct SessionArgs {
     /// Rows per batch [default: 8192]
     #[arg(long, global = true, value_name = "N")]
     batch_size: Option<usize>,
+    /// Run queries on the Ballista cluster whose tickflow-scheduler is at this URL
+    #[arg(long, global = true, env = "TICKFLOW_CLUSTER", value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
+    /// Run queries on a Ballista scheduler and executor started inside this process
+    #[arg(long, global = true, conflicts_with = "cluster")]
+    standalone: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,11 +80,17 @@ impl std::fmt::Debug for Session {
 
 impl SessionArgs {
     async fn open(&self) -> Result<Session> {
+        let engine = match (&self.cluster, self.standalone) {
+            (Some(url), _) => Engine::Cluster(url.clone()),
+            (None, true) => Engine::Standalone,
+            (None, false) => Engine::Local,
+        };
         let config = EngineConfig {
             target_partitions: self.partitions,
             batch_size: self.batch_size,
+            engine,
         };
-        let ctx = tickflow_engine::local_context(&config)?;
+        let ctx = tickflow_engine::context(&config).await?;
         let catalog = Catalog::open(self.catalog.clone().unwrap_or_else(Catalog::default_path))?;
         for warning in catalog.restore(&ctx).await {
             eprintln!("warning: {warning}");
@@ -92,13 +104,13 @@ impl SessionArgs {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    let mut session = cli.session.open().await?;
     match cli.command {
-        Some(Command::Sql(args)) => exec::run_sql_command(&mut session, args).await,
+        // Writing files needs no session (and no cluster).
         Some(Command::Gen(args)) => r#gen::run(args).await,
         Some(Command::Ingest(args)) => ingest::run(args).await,
-        Some(Command::Demo(args)) => demo::run(&mut session, args).await,
-        None => repl::run(&mut session).await,
+        Some(Command::Sql(args)) => exec::run_sql_command(&mut cli.session.open().await?, args).await,
+        Some(Command::Demo(args)) => demo::run(&mut cli.session.open().await?, args).await,
+        None => repl::run(&mut cli.session.open().await?).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! table catalog, SQL script parameters, CSV ingest and synthetic data.
 
 pub mod catalog;
+pub mod cluster;
 pub mod r#gen; // `gen` is a reserved keyword in edition 2024
 pub mod ingest;
 pub mod params;
@@ -9,4 +10,4 @@ pub mod session;
 
 pub use catalog::Catalog;
 pub use r#gen::{GenFormat, GenOptions, GenSummary, generate};
-pub use session::{EngineConfig, local_context};
+pub use session::{Engine, EngineConfig, context, local_context};

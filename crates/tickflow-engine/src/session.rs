@@ -5,28 +5,64 @@
 use datafusion::common::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-/// Knobs of a local session. `None` keeps DataFusion's default.
+/// Where a session's queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// In this process, on DataFusion.
+    #[default]
+    Local,
+    /// On a Ballista scheduler and executor started inside this process (`--standalone`).
+    Standalone,
+    /// On the Ballista cluster whose scheduler is at this `df://HOST:PORT` URL (`--cluster`).
+    Cluster(String),
+}
+
+/// Knobs of a session. `None` keeps DataFusion's default.
 #[derive(Debug, Clone, Default)]
 pub struct EngineConfig {
     /// Partitions a query is split into (DataFusion's `target_partitions`; default: the cores).
     pub target_partitions: Option<usize>,
     /// Rows per batch (DataFusion's `batch_size`; default 8192).
     pub batch_size: Option<usize>,
+    /// Where queries run.
+    pub engine: Engine,
+}
+
+impl EngineConfig {
+    /// DataFusion's settings for this configuration.
+    pub fn session_config(&self) -> SessionConfig {
+        let mut session = SessionConfig::new().with_information_schema(true);
+        if let Some(n) = self.target_partitions {
+            session = session.with_target_partitions(n.max(1));
+        }
+        if let Some(n) = self.batch_size {
+            session = session.with_batch_size(n.max(1));
+        }
+        session
+    }
 }
 
 /// A local session with every tickflow function registered.
 pub fn local_context(config: &EngineConfig) -> Result<SessionContext> {
-    let mut session = SessionConfig::new().with_information_schema(true);
-    if let Some(n) = config.target_partitions {
-        session = session.with_target_partitions(n.max(1));
-    }
-    if let Some(n) = config.batch_size {
-        session = session.with_batch_size(n.max(1));
-    }
     // `SELECT * FROM 'trades.parquet'` works as in DuckDB and datafusion-cli.
-    let ctx = SessionContext::new_with_config(session).enable_url_table();
+    let ctx = SessionContext::new_with_config(config.session_config()).enable_url_table();
     tickflow_functions::register_all(&ctx)?;
     Ok(ctx)
+}
+
+/// A session on the engine `config` names: local, in-process Ballista, or a Ballista cluster
+/// (which must answer within a few seconds).
+pub async fn context(config: &EngineConfig) -> Result<SessionContext> {
+    match &config.engine {
+        Engine::Local => local_context(config),
+        Engine::Standalone => {
+            let slots = config
+                .target_partitions
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            crate::cluster::standalone_context(config.session_config(), slots).await
+        }
+        Engine::Cluster(url) => crate::cluster::remote_context(url, config.session_config()).await,
+    }
 }
 
 #[cfg(test)]
@@ -38,6 +74,7 @@ mod tests {
         let ctx = local_context(&EngineConfig {
             target_partitions: Some(2),
             batch_size: None,
+            engine: Engine::Local,
         })?;
         let batches = ctx
             .sql("SELECT total_volume(x) FROM (VALUES (1), (2)) t(x)")

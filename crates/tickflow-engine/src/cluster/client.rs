@@ -1,0 +1,159 @@
+//! Client sessions that run queries on Ballista: `--cluster df://HOST:PORT` (a running
+//! `tickflow-scheduler`) and `--standalone` (a scheduler and an executor inside this process).
+//!
+//! The client plans the SQL (so it needs tickflow's functions) and ships the logical plan with
+//! tickflow's codec. Ballista 55 replaces the functions of the state it is handed with its own
+//! list, so tickflow's are registered on the context afterwards.
+
+use std::time::Duration;
+
+use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use datafusion::common::{DataFusionError, Result, plan_err};
+use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use super::roles::{logical_codec, physical_codec};
+
+/// Port of a `df://HOST` URL without one (Ballista's default scheduler port).
+pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
+
+/// How long to wait for a scheduler to accept a connection before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The scheduler's gRPC address (`http://HOST:PORT`) for a `df://HOST[:PORT]` URL.
+pub fn scheduler_address(url: &str) -> Result<String> {
+    let Some(rest) = url.strip_prefix("df://") else {
+        return plan_err!(
+            "--cluster expects df://HOST:PORT (e.g. df://localhost:50050), got '{url}'"
+        );
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(port) => (host, port),
+            Err(_) => {
+                return plan_err!("--cluster {url}: '{port}' is not a port number (1-65535)");
+            }
+        },
+        None => (rest, DEFAULT_SCHEDULER_PORT),
+    };
+    if host.is_empty() || host.contains('/') {
+        return plan_err!("--cluster expects df://HOST:PORT (e.g. df://localhost:50050), got '{url}'");
+    }
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// Fails within [`CONNECT_TIMEOUT`] with a message naming the URL if no scheduler answers
+/// there. Ballista's client connects lazily, at the first query, and would otherwise report an
+/// unreachable scheduler only then.
+pub async fn check_scheduler(url: &str) -> Result<()> {
+    let address = scheduler_address(url)?;
+    let unreachable = |why: String| {
+        DataFusionError::Execution(format!(
+            "cannot reach the Ballista scheduler at {url} ({why}); is tickflow-scheduler running \
+             there? Start one with `tickflow-scheduler --bind-port PORT`, or use --standalone"
+        ))
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, SchedulerGrpcClient::connect(address)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(unreachable(error_chain(&e))),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// `e` and its sources on one line ("transport error: connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// A state with the client's settings and tickflow's codecs, ready for Ballista to upgrade.
+fn client_state(config: SessionConfig) -> SessionState {
+    let config = config
+        .with_ballista_logical_extension_codec(logical_codec())
+        .with_ballista_physical_extension_codec(physical_codec());
+    SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .build()
+}
+
+/// A context whose queries run on the Ballista cluster whose scheduler is at `url`
+/// (`df://HOST:PORT`).
+pub async fn remote_context(url: &str, config: SessionConfig) -> Result<SessionContext> {
+    check_scheduler(url).await?;
+    let address = scheduler_address(url)?;
+    let ctx = SessionContext::remote_with_state(&address, client_state(config)).await?;
+    let ctx = ctx.enable_url_table();
+    tickflow_functions::register_all(&ctx)?;
+    Ok(ctx)
+}
+
+/// A context whose queries run on a Ballista scheduler and executor started inside this process,
+/// with `parallelism` task slots.
+pub async fn standalone_context(config: SessionConfig, parallelism: usize) -> Result<SessionContext> {
+    let config = config.with_ballista_standalone_parallelism(parallelism.max(1));
+    // The in-process scheduler and executor take their functions from this state.
+    let mut state = client_state(config);
+    tickflow_functions::register_functions(&mut state)?;
+    for (name, function) in tickflow_functions::all_table_functions() {
+        state.register_udtf(name, function);
+    }
+    let ctx = SessionContext::standalone_with_state(state).await?;
+    let ctx = ctx.enable_url_table();
+    tickflow_functions::register_all(&ctx)?;
+    Ok(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_urls() {
+        assert_eq!(
+            scheduler_address("df://localhost:50051").ok().as_deref(),
+            Some("http://localhost:50051")
+        );
+        assert_eq!(
+            scheduler_address("df://10.0.0.7").ok().as_deref(),
+            Some("http://10.0.0.7:50050")
+        );
+        for bad in ["localhost:50050", "http://x:1", "df://", "df://h:port", "df://h:70000"] {
+            let err = scheduler_address(bad).expect_err(bad).to_string();
+            assert!(err.contains("--cluster"), "{bad}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_scheduler_is_a_clear_error() {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(9);
+        let url = format!("df://127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        let err = remote_context(&url, SessionConfig::new())
+            .await
+            .expect_err("nothing listens there")
+            .to_string();
+        assert!(started.elapsed() < CONNECT_TIMEOUT + Duration::from_secs(1));
+        assert!(err.contains("cannot reach the Ballista scheduler"), "{err}");
+        assert!(err.contains(&url), "{err}");
+    }
+}

@@ -1,0 +1,218 @@
+//! The plan codecs every Ballista role (client, scheduler, executor) uses.
+//!
+//! A plan travels twice: the client ships the logical plan to the scheduler, and the scheduler
+//! ships physical stages to the executors. Both hops go through protobuf, and anything the stock
+//! encoding does not know goes through an "extension codec". Ballista's own codecs carry its
+//! shuffle nodes and the file formats (Parquet, CSV, ...), so tickflow's codecs *wrap* them and
+//! only add what tickflow brings:
+//!
+//! - tickflow's functions are resolved by name in the codec too, so a plan that names `ohlc` or
+//!   `time_bucket` decodes even where the role's function registry was built without them (the
+//!   stock decoder asks the registry first and the codec second);
+//! - later, tickflow's own plan nodes (gap fill, ...) are encoded here.
+//!
+//! The `time_bucket` table function needs nothing here: it returns a view that DataFusion's
+//! analyzer inlines into `unnest(time_buckets(..))` before the plan leaves the client.
+
+use std::sync::Arc;
+
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::{Result, TableReference};
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
+
+/// tickflow's scalar function named `name`, if it is one.
+fn tickflow_udf(name: &str) -> Option<Arc<ScalarUDF>> {
+    tickflow_functions::all_udfs()
+        .into_iter()
+        .find(|f| f.name() == name || f.aliases().iter().any(|a| a == name))
+}
+
+/// tickflow's aggregate function named `name`, if it is one.
+fn tickflow_udaf(name: &str) -> Option<Arc<AggregateUDF>> {
+    tickflow_functions::all_udafs()
+        .into_iter()
+        .find(|f| f.name() == name || f.aliases().iter().any(|a| a == name))
+}
+
+/// Ballista's logical codec plus tickflow's functions.
+#[derive(Debug, Default)]
+pub struct TickflowLogicalCodec {
+    inner: BallistaLogicalExtensionCodec,
+}
+
+impl LogicalExtensionCodec for TickflowLogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        self.inner
+            .try_decode_table_provider(buf, table_ref, schema, ctx)
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        self.inner.try_encode_table_provider(table_ref, node, buf)
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match tickflow_udf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match tickflow_udaf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udaf(node, buf)
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
+}
+
+/// Ballista's physical codec plus tickflow's functions.
+#[derive(Debug, Default)]
+pub struct TickflowPhysicalCodec {
+    inner: BallistaPhysicalExtensionCodec,
+}
+
+impl PhysicalExtensionCodec for TickflowPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        self.inner.try_encode(node, buf, proto_converter)
+    }
+
+    fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
+        match tickflow_udf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udf(name, buf),
+        }
+    }
+
+    fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udf(node, buf)
+    }
+
+    fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
+        match tickflow_udaf(name) {
+            Some(f) => Ok(f),
+            None => self.inner.try_decode_udaf(name, buf),
+        }
+    }
+
+    fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udaf(node, buf)
+    }
+
+    fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
+        self.inner.try_decode_udwf(name, buf)
+    }
+
+    fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        self.inner.try_encode_udwf(node, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{EngineConfig, local_context};
+    use datafusion_proto::bytes::{logical_plan_from_bytes_with_extension_codec,
+        logical_plan_to_bytes_with_extension_codec};
+
+    /// A plan naming tickflow's functions round-trips through the codec into a context that
+    /// has only DataFusion's own functions: the codec is what resolves them.
+    #[tokio::test]
+    async fn tickflow_functions_decode_without_a_registry() -> Result<()> {
+        let ctx = local_context(&EngineConfig::default())?;
+        let sql = "SELECT time_bucket(INTERVAL '1 minute', ts) AS b, ohlc(ts, p), vwap(p, v) \
+                   FROM (VALUES (TIMESTAMP '2024-01-02 09:30:01', 10.0, 5)) t(ts, p, v) \
+                   GROUP BY 1";
+        let plan = ctx.sql(sql).await?.into_optimized_plan()?;
+        let codec = TickflowLogicalCodec::default();
+        let bytes = logical_plan_to_bytes_with_extension_codec(&plan, &codec)?;
+
+        let bare = datafusion::prelude::SessionContext::new();
+        let decoded =
+            logical_plan_from_bytes_with_extension_codec(&bytes, &bare.task_ctx(), &codec)?;
+        assert_eq!(format!("{plan}"), format!("{decoded}"));
+
+        let stock = BallistaLogicalExtensionCodec::default();
+        let err = logical_plan_from_bytes_with_extension_codec(&bytes, &bare.task_ctx(), &stock)
+            .expect_err("Ballista's codec alone cannot resolve tickflow's functions");
+        assert!(err.to_string().contains("time_bucket"), "{err}");
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! Distributed execution on Apache Ballista 55.
+//!
+//! - [`client`]: contexts that submit queries to a cluster (`--cluster df://HOST:PORT`) or to a
+//!   scheduler and executor started in-process (`--standalone`).
+//! - [`roles`]: what `tickflow-scheduler` and `tickflow-executor` put in Ballista's override
+//!   fields: the session builder, the config, the executors' function registry, the codecs.
+//! - [`codec`]: the codecs, which wrap Ballista's own.
+//!
+//! Ballista 55 traps this module steps around: `remote_with_state`/`standalone_with_state` replace
+//! the functions of the state they are handed (tickflow's are registered on the context after);
+//! the executors' default registry lacks the nested functions (theirs is built from a full
+//! session); a codec that does not wrap Ballista's loses Parquet scans and shuffles.
+
+pub mod client;
+pub mod codec;
+pub mod roles;
+
+pub use client::{remote_context, scheduler_address, standalone_context};

@@ -1,0 +1,93 @@
+//! What the server processes need from tickflow: the values `tickflow-scheduler` and
+//! `tickflow-executor` put in Ballista's override fields.
+//!
+//! The scheduler builds a session for every job (from the client's settings) and plans it there;
+//! the executors decode physical stages against a function registry. Both must know every
+//! function a client may name, DataFusion's (including the nested/array ones the executors'
+//! default registry lacks) and tickflow's, and both must use tickflow's codecs.
+
+use std::sync::Arc;
+
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::utils::default_session_builder;
+use datafusion::common::Result;
+use datafusion::execution::SessionState;
+use datafusion::prelude::SessionConfig;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+
+use super::codec::{TickflowLogicalCodec, TickflowPhysicalCodec};
+
+/// The settings a server session starts from (Ballista's, with `information_schema` on and
+/// tickflow's codecs); a client's own settings are applied on top.
+pub fn session_config() -> SessionConfig {
+    use ballista_core::extension::SessionConfigExt;
+    SessionConfig::new_with_ballista()
+        .with_information_schema(true)
+        .with_ballista_logical_extension_codec(logical_codec())
+        .with_ballista_physical_extension_codec(physical_codec())
+}
+
+/// The scheduler's session for a job: Ballista's default session (its optimizer rules and
+/// functions) with tickflow's functions, so SQL sent over Flight SQL can name them too.
+pub fn session_state(config: SessionConfig) -> Result<SessionState> {
+    let mut state = default_session_builder(config)?;
+    tickflow_functions::register_functions(&mut state)?;
+    for (name, function) in tickflow_functions::all_table_functions() {
+        state.register_udtf(name, function);
+    }
+    Ok(state)
+}
+
+/// The executors' function registry, taken from a full session (DataFusion's scalar, nested,
+/// aggregate and window functions, and tickflow's).
+pub fn function_registry() -> Result<BallistaFunctionRegistry> {
+    let state = session_state(session_config())?;
+    Ok(BallistaFunctionRegistry::from(&state))
+}
+
+/// The logical codec: Ballista's, plus tickflow's functions.
+pub fn logical_codec() -> Arc<dyn LogicalExtensionCodec> {
+    Arc::new(TickflowLogicalCodec::default())
+}
+
+/// The physical codec: Ballista's, plus tickflow's functions.
+pub fn physical_codec() -> Arc<dyn PhysicalExtensionCodec> {
+    Arc::new(TickflowPhysicalCodec::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::execution::FunctionRegistry;
+
+    #[test]
+    fn the_registry_has_nested_and_tickflow_functions() -> Result<()> {
+        let registry = function_registry()?;
+        for name in ["ohlc", "vwap", "bar_std", "total_volume"] {
+            assert!(registry.udaf(name).is_ok(), "{name}");
+        }
+        // `make_array` is one of the nested functions Ballista's default registry lacks.
+        for name in ["time_bucket", "time_buckets", "make_array"] {
+            assert!(registry.udf(name).is_ok(), "{name}");
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_session_plans_tickflow_sql() -> Result<()> {
+        let ctx = datafusion::prelude::SessionContext::new_with_state(session_state(
+            session_config(),
+        )?);
+        let batches = ctx
+            .sql("SELECT count(*) FROM time_bucket('1 hour', TIMESTAMP '2024-01-02 00:00:00', TIMESTAMP '2024-01-03 00:00:00')")
+            .await?
+            .collect()
+            .await?;
+        assert_eq!(
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string(),
+            "+----------+\n| count(*) |\n+----------+\n| 24       |\n+----------+"
+        );
+        Ok(())
+    }
+}
