@@ -9,6 +9,8 @@
 //! - tickflow's functions are resolved by name in the codec too, so a plan that names `ohlc` or
 //!   `time_bucket` decodes even where the role's function registry was built without them (the
 //!   stock decoder asks the registry first and the codec second);
+//! - in-memory tables (what `CREATE TABLE .. AS SELECT` makes) travel as Arrow IPC
+//!   ([`super::memory_table`]), which DataFusion's plan encoding cannot do;
 //! - later, tickflow's own plan nodes (gap fill, ...) are encoded here.
 //!
 //! The `time_bucket` table function needs nothing here: it returns a view that DataFusion's
@@ -24,7 +26,10 @@ use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::catalog::MemTable;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
+
+use super::memory_table;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 /// tickflow's scalar function named `name`, if it is one.
@@ -68,6 +73,9 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
         schema: SchemaRef,
         ctx: &TaskContext,
     ) -> Result<Arc<dyn TableProvider>> {
+        if memory_table::is_encoded(buf) {
+            return Ok(Arc::new(memory_table::decode(buf, schema)?));
+        }
         self.inner
             .try_decode_table_provider(buf, table_ref, schema, ctx)
     }
@@ -78,6 +86,9 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> Result<()> {
+        if let Some(table) = node.downcast_ref::<MemTable>() {
+            return memory_table::encode(table, buf);
+        }
         self.inner.try_encode_table_provider(table_ref, node, buf)
     }
 

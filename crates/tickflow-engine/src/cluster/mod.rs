@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod memory_table;
 pub mod roles;
 
 pub use client::{remote_context, scheduler_address, standalone_context};
