@@ -1,1 +1,3 @@
-//! Integration tests live in `tests/*.rs`; this crate has no library code.
+//! Shared test support; the tests themselves live in `tests/*.rs`.
+
+pub mod cluster;

@@ -45,7 +45,12 @@ pub struct SessionArgs {
     #[arg(long, global = true, value_name = "N")]
     batch_size: Option<usize>,
     /// Run queries on the Ballista cluster whose tickflow-scheduler is at this URL
-    #[arg(long, global = true, env = "TICKFLOW_CLUSTER", value_name = "df://HOST:PORT")]
+    #[arg(
+        long,
+        global = true,
+        env = "TICKFLOW_CLUSTER",
+        value_name = "df://HOST:PORT"
+    )]
     cluster: Option<String>,
     /// Run queries on a Ballista scheduler and executor started inside this process
     #[arg(long, global = true, conflicts_with = "cluster")]
@@ -108,7 +113,9 @@ async fn run(cli: Cli) -> Result<()> {
         // Writing files needs no session (and no cluster).
         Some(Command::Gen(args)) => r#gen::run(args).await,
         Some(Command::Ingest(args)) => ingest::run(args).await,
-        Some(Command::Sql(args)) => exec::run_sql_command(&mut cli.session.open().await?, args).await,
+        Some(Command::Sql(args)) => {
+            exec::run_sql_command(&mut cli.session.open().await?, args).await
+        }
         Some(Command::Demo(args)) => demo::run(&mut cli.session.open().await?, args).await,
         None => repl::run(&mut cli.session.open().await?).await,
     }

@@ -40,7 +40,9 @@ pub fn scheduler_address(url: &str) -> Result<String> {
         None => (rest, DEFAULT_SCHEDULER_PORT),
     };
     if host.is_empty() || host.contains('/') {
-        return plan_err!("--cluster expects df://HOST:PORT (e.g. df://localhost:50050), got '{url}'");
+        return plan_err!(
+            "--cluster expects df://HOST:PORT (e.g. df://localhost:50050), got '{url}'"
+        );
     }
     Ok(format!("http://{host}:{port}"))
 }
@@ -81,6 +83,35 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// The error of a failed cluster job, as a person wants to read it.
+///
+/// Ballista reports a task's error as the Debug form of the executor's error, wrapped in the
+/// job's and the stage's: `Execution error: Job 038G.. failed: Job failed due to stage 0 failed:
+/// Task failed due to runtime execution error: DataFusionError(Shared(External(DataFusionError(
+/// Execution("vwap: overflow ..")))))`. This returns `job 038G.. failed on an executor: vwap:
+/// overflow ..`; any other text is returned as it is.
+pub fn readable_error(text: &str) -> String {
+    const TASK_FAILED: &str = "Task failed due to runtime execution error: ";
+    let Some(at) = text.find(TASK_FAILED) else {
+        return text.to_string();
+    };
+    let detail = &text[at + TASK_FAILED.len()..];
+    let job = text
+        .split_whitespace()
+        .skip_while(|w| *w != "Job")
+        .nth(1)
+        .unwrap_or("?");
+    // The executor's message is the one quoted string of the Debug form.
+    let message = match (detail.find("(\""), detail.rfind("\")")) {
+        (Some(a), Some(b)) if b > a + 2 => detail[a + 2..b]
+            .replace("\\\"", "\"")
+            .replace("\\n", "\n")
+            .replace("\\\\", "\\"),
+        _ => detail.to_string(),
+    };
+    format!("job {job} failed on an executor: {message}")
+}
+
 /// A state with the client's settings and tickflow's codecs, ready for Ballista to upgrade.
 fn client_state(config: SessionConfig) -> SessionState {
     let config = config
@@ -100,12 +131,16 @@ pub async fn remote_context(url: &str, config: SessionConfig) -> Result<SessionC
     let ctx = SessionContext::remote_with_state(&address, client_state(config)).await?;
     let ctx = ctx.enable_url_table();
     tickflow_functions::register_all(&ctx)?;
+    super::empty_relation::register(&ctx);
     Ok(ctx)
 }
 
 /// A context whose queries run on a Ballista scheduler and executor started inside this process,
 /// with `parallelism` task slots.
-pub async fn standalone_context(config: SessionConfig, parallelism: usize) -> Result<SessionContext> {
+pub async fn standalone_context(
+    config: SessionConfig,
+    parallelism: usize,
+) -> Result<SessionContext> {
     let config = config.with_ballista_standalone_parallelism(parallelism.max(1));
     // The in-process scheduler and executor take their functions from this state.
     let mut state = client_state(config);
@@ -116,6 +151,7 @@ pub async fn standalone_context(config: SessionConfig, parallelism: usize) -> Re
     let ctx = SessionContext::standalone_with_state(state).await?;
     let ctx = ctx.enable_url_table();
     tickflow_functions::register_all(&ctx)?;
+    super::empty_relation::register(&ctx);
     Ok(ctx)
 }
 
@@ -133,10 +169,31 @@ mod tests {
             scheduler_address("df://10.0.0.7").ok().as_deref(),
             Some("http://10.0.0.7:50050")
         );
-        for bad in ["localhost:50050", "http://x:1", "df://", "df://h:port", "df://h:70000"] {
+        for bad in [
+            "localhost:50050",
+            "http://x:1",
+            "df://",
+            "df://h:port",
+            "df://h:70000",
+        ] {
             let err = scheduler_address(bad).expect_err(bad).to_string();
             assert!(err.contains("--cluster"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn job_errors_read_like_local_ones() {
+        let raw = "Execution error: Job 038GA6YE2G000 failed: Job failed due to stage 0 failed: \
+                   Task failed due to runtime execution error: DataFusionError(Shared(External(\
+                   DataFusionError(Execution(\"vwap: \\\"x\\\" overflows\")))))";
+        assert_eq!(
+            readable_error(raw),
+            "job 038GA6YE2G000 failed on an executor: vwap: \"x\" overflows"
+        );
+        assert_eq!(
+            readable_error("Error during planning: x"),
+            "Error during planning: x"
+        );
     }
 
     #[tokio::test]
@@ -148,10 +205,10 @@ mod tests {
             .unwrap_or(9);
         let url = format!("df://127.0.0.1:{port}");
         let started = std::time::Instant::now();
-        let err = remote_context(&url, SessionConfig::new())
-            .await
-            .expect_err("nothing listens there")
-            .to_string();
+        let Err(err) = remote_context(&url, SessionConfig::new()).await else {
+            panic!("nothing listens on {url}");
+        };
+        let err = err.to_string();
         assert!(started.elapsed() < CONNECT_TIMEOUT + Duration::from_secs(1));
         assert!(err.contains("cannot reach the Ballista scheduler"), "{err}");
         assert!(err.contains(&url), "{err}");

@@ -20,13 +20,13 @@ use std::sync::Arc;
 
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::{Result, TableReference};
+use datafusion::catalog::MemTable;
+use datafusion::common::{DataFusionError, Result, TableReference};
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::file_format::FileFormatFactory;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, WindowUDF};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::catalog::MemTable;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
 use super::memory_table;
@@ -89,7 +89,15 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
         if let Some(table) = node.downcast_ref::<MemTable>() {
             return memory_table::encode(table, buf);
         }
-        self.inner.try_encode_table_provider(table_ref, node, buf)
+        self.inner
+            .try_encode_table_provider(table_ref, node, buf)
+            .map_err(|_| {
+                DataFusionError::Plan(format!(
+                    "table '{table_ref}' cannot be read on a Ballista cluster: only file tables \
+                     (Parquet, CSV, JSON, Avro, Arrow; not UNBOUNDED), views and tables made by \
+                     CREATE TABLE .. AS can be shipped to the executors"
+                ))
+            })
     }
 
     fn try_decode_file_format(
@@ -200,8 +208,9 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
 mod tests {
     use super::*;
     use crate::session::{EngineConfig, local_context};
-    use datafusion_proto::bytes::{logical_plan_from_bytes_with_extension_codec,
-        logical_plan_to_bytes_with_extension_codec};
+    use datafusion_proto::bytes::{
+        logical_plan_from_bytes_with_extension_codec, logical_plan_to_bytes_with_extension_codec,
+    };
 
     /// A plan naming tickflow's functions round-trips through the codec into a context that
     /// has only DataFusion's own functions: the codec is what resolves them.

@@ -50,13 +50,19 @@ pub fn is_encoded(buf: &[u8]) -> bool {
 /// The table [`encode`] wrote into `buf`, with the schema the plan declares.
 pub fn decode(buf: &[u8], schema: SchemaRef) -> Result<MemTable> {
     let corrupt = |what: &str| DataFusionError::Internal(format!("memory table in plan: {what}"));
-    let mut rest = buf.strip_prefix(MAGIC.as_slice()).ok_or_else(|| corrupt("no magic"))?;
+    let mut rest = buf
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| corrupt("no magic"))?;
     let mut partitions: Vec<Vec<RecordBatch>> = Vec::new();
     while !rest.is_empty() {
-        let (len, tail) = rest.split_at_checked(8).ok_or_else(|| corrupt("truncated length"))?;
+        let (len, tail) = rest
+            .split_at_checked(8)
+            .ok_or_else(|| corrupt("truncated length"))?;
         let len = u64::from_le_bytes(len.try_into().map_err(|_| corrupt("length"))?);
         let len = usize::try_from(len).map_err(|_| corrupt("length"))?;
-        let (stream, tail) = tail.split_at_checked(len).ok_or_else(|| corrupt("truncated data"))?;
+        let (stream, tail) = tail
+            .split_at_checked(len)
+            .ok_or_else(|| corrupt("truncated data"))?;
         let reader = StreamReader::try_new(Cursor::new(stream), None)?;
         let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
         // Batches carry the IPC schema; the plan's (with its field names and metadata) wins.
@@ -95,8 +101,10 @@ mod tests {
                 ],
             )
         };
-        let table =
-            MemTable::try_new(schema.clone(), vec![vec![batch(0)?, batch(2)?], vec![], vec![batch(9)?]])?;
+        let table = MemTable::try_new(
+            schema.clone(),
+            vec![vec![batch(0)?, batch(2)?], vec![], vec![batch(9)?]],
+        )?;
         let mut buf = Vec::new();
         encode(&table, &mut buf)?;
         assert!(is_encoded(&buf));
@@ -105,7 +113,11 @@ mod tests {
         let rows: Vec<usize> = back
             .batches
             .iter()
-            .map(|p| p.try_read().map(|b| b.iter().map(|b| b.num_rows()).sum()).unwrap_or(0))
+            .map(|p| {
+                p.try_read()
+                    .map(|b| b.iter().map(|b| b.num_rows()).sum())
+                    .unwrap_or(0)
+            })
             .collect();
         assert_eq!(rows, vec![4, 0, 2]);
 

@@ -9,11 +9,13 @@
 //! Ballista 55 traps this module steps around: `remote_with_state`/`standalone_with_state` replace
 //! the functions of the state they are handed (tickflow's are registered on the context after);
 //! the executors' default registry lacks the nested functions (theirs is built from a full
-//! session); a codec that does not wrap Ballista's loses Parquet scans and shuffles.
+//! session); a codec that does not wrap Ballista's loses Parquet scans and shuffles; an
+//! `EmptyRelation` loses its columns on the wire ([`empty_relation`]).
 
 pub mod client;
 pub mod codec;
+pub mod empty_relation;
 pub mod memory_table;
 pub mod roles;
 
-pub use client::{remote_context, scheduler_address, standalone_context};
+pub use client::{readable_error, remote_context, scheduler_address, standalone_context};

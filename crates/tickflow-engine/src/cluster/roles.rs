@@ -76,9 +76,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_scheduler_session_plans_tickflow_sql() -> Result<()> {
-        let ctx = datafusion::prelude::SessionContext::new_with_state(session_state(
-            session_config(),
-        )?);
+        let ctx =
+            datafusion::prelude::SessionContext::new_with_state(session_state(session_config())?);
         let batches = ctx
             .sql("SELECT count(*) FROM time_bucket('1 hour', TIMESTAMP '2024-01-02 00:00:00', TIMESTAMP '2024-01-03 00:00:00')")
             .await?

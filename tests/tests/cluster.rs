@@ -1,0 +1,364 @@
+//! The same SQL gives the same answer locally and on a real Ballista cluster (1 scheduler and 2
+//! executors as processes on 127.0.0.1):
+//!
+//! 1. the whole `sql/` pipeline, through `tickflow sql --cluster`, on date-partitioned Parquet
+//!    written by `tickflow gen`, including every table it creates;
+//! 2. tickflow's bar query (all the bar functions, three bar widths, a zone) on that Parquet;
+//! 3. every statement and query of the `.slt` suite, run in order on a local session and on a
+//!    cluster session side by side (EXPLAIN output is compared only for success: the cluster's
+//!    plan is a distributed one).
+//!
+//! Results must be identical: same schema, same rows as printed. The one allowance is the last
+//! bits of a float computed from partial states merged in a different order (`bar_std` on the
+//! cluster merges per-executor states; DOUBLE sums are not associative): two printed floats may
+//! differ by at most 1e-10 relative. (Welford's error on a bar of a 160.00 stock with a 0.015
+//! standard deviation is about eps * mean / std = 1e-12 relative, and the merge order decides its
+//! sign.) Decimals, integers, timestamps and text must match exactly. A string column may be
+//! `Utf8View` locally (DataFusion's Parquet reader) and `Utf8` from the cluster (Ballista's
+//! shuffle files): the same values, so the two type names are treated as one.
+//! Rows are compared sorted (the printed lines of a statement form a multiset).
+//!
+//! Both executors must have run tasks.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+use sqllogictest::{DefaultColumnType, Record};
+use tickflow_engine::{Engine, EngineConfig};
+use tickflow_tests::cluster::{Cluster, binary};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Runs the `tickflow` binary; returns stdout, failing the test on a non-zero exit.
+fn tickflow(args: &[&str], dir: &Path) -> String {
+    let out = Command::new(binary("tickflow"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run tickflow");
+    assert!(
+        out.status.success(),
+        "tickflow {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Largest relative difference allowed between two printed floats (see the module docs).
+const FLOAT_TOLERANCE: f64 = 1e-10;
+
+/// Whether two printed rows are the same, up to [`FLOAT_TOLERANCE`] in float cells. Cells are
+/// split at `,` and `|`; a cell only counts as a float if it has an exponent or more than 10
+/// digits after the point (DECIMALs print their scale and must match exactly).
+fn same_row(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let cells = |s: &str| {
+        s.split([',', '|'])
+            .map(str::trim)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let (ca, cb) = (cells(a), cells(b));
+    ca.len() == cb.len()
+        && ca.iter().zip(&cb).all(|(x, y)| {
+            x == y
+                || match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(fx), Ok(fy)) if is_float_text(x) && is_float_text(y) => {
+                        (fx - fy).abs() <= FLOAT_TOLERANCE * fx.abs().max(fy.abs())
+                    }
+                    _ => false,
+                }
+        })
+}
+
+fn is_float_text(s: &str) -> bool {
+    s.contains(['e', 'E']) || s.split_once('.').is_some_and(|(_, frac)| frac.len() > 10)
+}
+
+/// Panics with the first differing rows unless `local` and `cluster` are the same rows.
+fn assert_same_rows(what: &str, local: &[String], cluster: &[String]) {
+    let differing: Vec<String> = local
+        .iter()
+        .zip(cluster)
+        .filter(|(a, b)| !same_row(a, b))
+        .take(5)
+        .map(|(a, b)| format!("local:   {a}\ncluster: {b}"))
+        .collect();
+    assert!(
+        local.len() == cluster.len() && differing.is_empty(),
+        "{what}: results differ ({} local rows, {} cluster rows):\n{}",
+        local.len(),
+        cluster.len(),
+        differing.join("\n")
+    );
+}
+
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+/// Schema and sorted rows of a result, as text.
+fn canonical(batches: &[RecordBatch]) -> String {
+    let schema = batches
+        .first()
+        .map(|b| {
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| format!("{}:{}", f.name(), f.data_type()).replace("Utf8View", "Utf8"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let rows: Vec<RecordBatch> = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .cloned()
+        .collect();
+    let text = match pretty_format_batches(&rows) {
+        Ok(t) => t.to_string(),
+        Err(e) => format!("cannot print: {e}"),
+    };
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('+')).collect();
+    lines.sort();
+    format!("{schema}\n{}", lines.join("\n"))
+}
+
+async fn run(ctx: &SessionContext, sql: &str) -> Result<String, String> {
+    let df = ctx.sql(sql).await.map_err(|e| e.to_string())?;
+    let batches = df.collect().await.map_err(|e| e.to_string())?;
+    Ok(canonical(&batches))
+}
+
+/// Part 1: `sql/01..04` and a dump of every table they create, local vs `--cluster`.
+fn pipeline(cluster: &Cluster, dir: &Path) {
+    let sql = workspace().join("sql");
+    let dump = dir.join("dump.sql");
+    std::fs::write(
+        &dump,
+        "SELECT * FROM bars; SELECT * FROM sessions; SELECT * FROM filled; SELECT * FROM daily; \
+         SELECT * FROM daily_returns; SELECT * FROM features;",
+    )
+    .expect("write dump.sql");
+    let files: Vec<String> = [
+        "01_bars.sql",
+        "02_fill.sql",
+        "03_prepare.sql",
+        "04_analytics.sql",
+    ]
+    .iter()
+    .map(|f| sql.join(f).display().to_string())
+    .chain(std::iter::once(dump.display().to_string()))
+    .collect();
+    let mut common: Vec<&str> = vec![
+        "--catalog",
+        "catalog.json",
+        "--table",
+        "trades=data",
+        "--partitions",
+        "4",
+        "sql",
+        "--format",
+        "csv",
+        "--param",
+        "bar_width=5 minutes",
+    ];
+    for f in &files {
+        common.push("-f");
+        common.push(f);
+    }
+    let local = tickflow(&common, dir);
+    let mut remote_args = vec!["--cluster", cluster.url.as_str()];
+    remote_args.extend(&common);
+    let remote = tickflow(&remote_args, dir);
+    assert!(
+        local.lines().count() > 1000,
+        "the pipeline printed too little:\n{local}"
+    );
+    assert_same_rows(
+        "the sql/ pipeline",
+        &sorted_lines(&local),
+        &sorted_lines(&remote),
+    );
+}
+
+/// Part 2: the bar query over the Parquet, for several widths, local vs cluster.
+async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Path) {
+    let data = data.display();
+    for width in ["1 minute", "9 minutes", "1 hour"] {
+        for zone in ["", ", 'America/New_York'"] {
+            let sql = format!(
+                "SELECT symbol, time_bucket(INTERVAL '{width}', ts{zone}) AS b, \
+                        ohlc(ts, price, seq) AS o, vwap(price, size) AS v, bar_std(price) AS s, \
+                        total_volume(size) AS vol, count(*) AS n \
+                 FROM '{data}/' WHERE size > 0 GROUP BY 1, 2"
+            );
+            let l = run(local, &sql).await.expect("local bar query");
+            let r = run(remote, &sql).await.expect("cluster bar query");
+            assert!(l.lines().count() > 100, "{sql}: too few bars");
+            assert_same_rows(&sql, &sorted_lines(&l), &sorted_lines(&r));
+        }
+    }
+}
+
+/// The heart of an error message: on its first line, the text after the last DataFusion error
+/// kind, up to the first quote (the cluster may escape quotes), at most 60 characters.
+fn core_message(error: &str) -> String {
+    let first = error.lines().next().unwrap_or_default();
+    let start = [
+        "Error during planning: ",
+        "Execution error: ",
+        "Arrow error: ",
+    ]
+    .iter()
+    .filter_map(|kind| first.rfind(kind).map(|at| at + kind.len()))
+    .max()
+    .unwrap_or(0);
+    first[start..]
+        .chars()
+        .take_while(|c| !matches!(c, '"' | '\''))
+        .take(60)
+        .collect()
+}
+
+/// Part 3: every record of every `.slt` file, local vs cluster.
+async fn slt_suite(cluster: &Cluster) -> usize {
+    let slt = workspace().join("tests/slt");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&slt)
+        .expect("tests/slt")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    let mut compared = 0;
+    let mut unsupported = 0;
+    for file in files {
+        let test_dir = tempfile::tempdir().expect("temp dir");
+        let config = EngineConfig {
+            target_partitions: Some(4),
+            batch_size: Some(3),
+            engine: Engine::Local,
+        };
+        let local = tickflow_engine::context(&config)
+            .await
+            .expect("local session");
+        let remote = tickflow_engine::context(&EngineConfig {
+            engine: Engine::Cluster(cluster.url.clone()),
+            ..config
+        })
+        .await
+        .expect("cluster session");
+        let records = sqllogictest::parse_file::<DefaultColumnType>(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for record in records {
+            let (sql, loc) = match record {
+                Record::Statement { sql, loc, .. } | Record::Query { sql, loc, .. } => (sql, loc),
+                _ => continue,
+            };
+            let sql = sql
+                .replace("${SLT_DIR}", &slt.display().to_string())
+                .replace("${__TEST_DIR__}", &test_dir.path().display().to_string());
+            let l = run(&local, &sql).await;
+            let r = run(&remote, &sql).await;
+            let is_explain = sql.trim_start().to_uppercase().starts_with("EXPLAIN");
+            match (&l, &r) {
+                (Ok(_), Ok(_)) if is_explain => {}
+                (Ok(a), Ok(b)) => {
+                    assert_same_rows(&format!("{loc}: {sql}"), &sorted_lines(a), &sorted_lines(b))
+                }
+                (Err(a), Err(b)) => {
+                    // The same message, where Ballista kept one: it forwards an executor's
+                    // error in Debug form, which for an Arrow error is only its variant name
+                    // (`ArrowError(DivideByZero)`).
+                    let core = core_message(a);
+                    let has_message = !b.contains("Task failed") || b.contains("(\"");
+                    let b = tickflow_engine::cluster::readable_error(b);
+                    assert!(
+                        b.contains(&core) || !has_message,
+                        "{loc}: {sql}\nlocal:   {a}\ncluster: {b}"
+                    );
+                }
+                // Unbounded (streaming) tables are a local feature; the cluster must say so.
+                (Ok(_), Err(e)) if e.contains("cannot be read on a Ballista cluster") => {
+                    unsupported += 1;
+                }
+                _ => panic!(
+                    "{loc}: {sql}\nlocal:   {l:?}\ncluster: {r:?}\n{}",
+                    cluster.logs()
+                ),
+            }
+            compared += 1;
+        }
+    }
+    // time_bucket.slt's one UNBOUNDED table: its EXPLAIN and its query.
+    assert!(
+        unsupported <= 3,
+        "{unsupported} .slt records cannot run on the cluster"
+    );
+    compared
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_results_equal_local_results() {
+    let cluster = Cluster::start(2);
+    let dir = tempfile::tempdir().expect("temp dir");
+    tickflow(
+        &[
+            "gen",
+            "--rows",
+            "60K",
+            "--days",
+            "3",
+            "--symbols",
+            "6",
+            "--out",
+            "data",
+        ],
+        dir.path(),
+    );
+
+    pipeline(&cluster, dir.path());
+
+    let config = EngineConfig {
+        target_partitions: Some(4),
+        ..EngineConfig::default()
+    };
+    let local = tickflow_engine::context(&config)
+        .await
+        .expect("local session");
+    let remote = tickflow_engine::context(&EngineConfig {
+        engine: Engine::Cluster(cluster.url.clone()),
+        ..config
+    })
+    .await
+    .expect("cluster session");
+    bar_queries(&local, &remote, &dir.path().join("data")).await;
+
+    let compared = slt_suite(&cluster).await;
+    assert!(compared > 200, "only {compared} .slt records compared");
+
+    for i in 0..2 {
+        assert!(
+            cluster.tasks_run(i) > 0,
+            "executor {i} ran no task\n{}",
+            cluster.logs()
+        );
+    }
+    println!(
+        "compared {compared} .slt records; tasks run: executor0 {}, executor1 {}",
+        cluster.tasks_run(0),
+        cluster.tasks_run(1)
+    );
+}
