@@ -20,9 +20,16 @@ use super::codec::{TickflowLogicalCodec, TickflowPhysicalCodec};
 
 /// The settings a server session starts from (Ballista's, with `information_schema` on and
 /// tickflow's codecs); a client's own settings are applied on top.
+///
+/// Adaptive query planning is off here, which only matters for sessions that bring no settings
+/// of their own: Flight SQL's. Ballista 55's Flight SQL service announces the schema of the
+/// job's "final stage", and under adaptive planning it picks a stage that is not final (the
+/// partial aggregation: `endpoint 0 returned inconsistent schema`, so ADBC rejects the result).
+/// `tickflow --cluster` sends its own settings, adaptive planning included.
 pub fn session_config() -> SessionConfig {
     use ballista_core::extension::SessionConfigExt;
     SessionConfig::new_with_ballista()
+        .with_ballista_adaptive_query_planner(false)
         .with_information_schema(true)
         .with_ballista_logical_extension_codec(logical_codec())
         .with_ballista_physical_extension_codec(physical_codec())
