@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs every tickflow test. This is the README's test command, and CI runs it.
 #
-# It sets up what the tests need on a fresh machine: today that is only the Rust toolchain and the
-# crates cargo fetches; Python reference fixtures are committed (see tests/reference/), so no
-# Python package is needed to run the tests.
+# It sets up what the tests need on a fresh machine:
+# - the crates cargo fetches (the Rust toolchain must be installed);
+# - a Python virtualenv with the Flight SQL client the cluster tests use (adbc-driver-flightsql,
+#   pyarrow), in ~/.cache/tickflow-venv, passed to the tests as TICKFLOW_PYTHON;
+# - the binaries (tickflow, tickflow-scheduler, tickflow-executor): the cluster tests start them
+#   as processes on 127.0.0.1.
+# Python reference fixtures (DuckDB, pandas) are committed under tests/reference/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +18,20 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is not installed; install Rust from https://rustup.rs (tickflow needs Rust >= 1.94)" >&2
   exit 1
 fi
+
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "error: python3 is not installed; the Flight SQL test needs Python >= 3.9 (apt install python3 python3-venv)" >&2
+  exit 1
+fi
+venv="${TICKFLOW_VENV:-$HOME/.cache/tickflow-venv}"
+if ! "$venv/bin/python" -c "import adbc_driver_flightsql.dbapi, pyarrow" >/dev/null 2>&1; then
+  echo "setting up $venv (adbc-driver-flightsql, pyarrow) for the Flight SQL test"
+  python3 -m venv "$venv" || { echo "error: cannot create a virtualenv; apt install python3-venv" >&2; exit 1; }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check adbc-driver-flightsql pyarrow
+fi
+export TICKFLOW_PYTHON="$venv/bin/python"
+
+cargo build --workspace --bins --locked
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
