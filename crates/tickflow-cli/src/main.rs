@@ -73,6 +73,8 @@ enum Command {
 pub struct Session {
     pub ctx: datafusion::prelude::SessionContext,
     pub catalog: Catalog,
+    /// Where queries run.
+    pub engine: Engine,
 }
 
 impl std::fmt::Debug for Session {
@@ -96,11 +98,16 @@ impl SessionArgs {
             engine,
         };
         let ctx = tickflow_engine::context(&config).await?;
+        let engine = config.engine;
         let catalog = Catalog::open(self.catalog.clone().unwrap_or_else(Catalog::default_path))?;
         for warning in catalog.restore(&ctx).await {
             eprintln!("warning: {warning}");
         }
-        let mut session = Session { ctx, catalog };
+        let mut session = Session {
+            ctx,
+            catalog,
+            engine,
+        };
         for table in &self.tables {
             exec::register_table_arg(&mut session, table).await?;
         }

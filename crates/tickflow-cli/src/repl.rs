@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use tickflow_engine::Engine;
 
 use datafusion::common::{DataFusionError, Result};
 use rustyline::error::ReadlineError;
@@ -113,8 +114,13 @@ pub async fn run(session: &mut Session) -> Result<()> {
         include_depth: 0,
     };
     if interactive {
+        let engine = match &repl.session.engine {
+            Engine::Local => String::new(),
+            Engine::Standalone => " on an in-process Ballista scheduler and executor".to_string(),
+            Engine::Cluster(url) => format!(" on the Ballista cluster at {url}"),
+        };
         println!(
-            "tickflow {}: SQL over market data. \\? for help, \\q to quit.",
+            "tickflow {}{engine}: SQL over market data. \\? for help, \\q to quit.",
             env!("CARGO_PKG_VERSION")
         );
         refresh_names(&mut editor, repl.session).await;
