@@ -31,6 +31,10 @@ if ! "$venv/bin/python" -c "import adbc_driver_flightsql.dbapi, pyarrow" >/dev/n
 fi
 export TICKFLOW_PYTHON="$venv/bin/python"
 
+# Cargo never deletes superseded test binaries (each links DataFusion and Ballista): drop the
+# ones not rebuilt for 3 days so a reused target directory does not fill the disk.
+find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -perm -u+x -mtime +3 -delete 2>/dev/null || true
+
 cargo build --workspace --bins --locked
 
 log="$(mktemp)"
