@@ -38,7 +38,10 @@ done
 query="SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS bar, ohlc(ts, price, seq) AS ohlc,
   vwap(price, size) AS vwap, bar_std(price) AS std, total_volume(size) AS volume, count(*) AS n
   FROM '$data/' GROUP BY 1, 2"
-sql="SELECT count(*) AS bars, sum(n) AS trades FROM ($query)"
+# Every bar column feeds the outer aggregate, so the optimizer cannot drop any of them.
+sql="SELECT count(*) AS bars, sum(n) AS trades, sum(volume) AS volume, sum(vwap) AS vwap,
+  sum(std) AS std, max(ohlc['high']) AS high, min(ohlc['low']) AS low,
+  sum(ohlc['open']) AS opens, sum(ohlc['close']) AS closes FROM ($query)"
 
 run() { # engine flags...
   local start end
