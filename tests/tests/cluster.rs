@@ -2,7 +2,7 @@
 //! executors as processes on 127.0.0.1):
 //!
 //! 1. the whole `sql/` pipeline, through `tickflow sql --cluster`, on date-partitioned Parquet
-//!    written by `tickflow gen`, including every table it creates;
+//!    written by `tickflow gen`, including every table it creates (and the REPL on the cluster);
 //! 2. tickflow's bar query (all the bar functions, three bar widths, a zone) on that Parquet;
 //! 3. every statement and query of the `.slt` suite, run in order on a local session and on a
 //!    cluster session side by side (EXPLAIN output is compared only for success: the cluster's
@@ -50,6 +50,39 @@ fn tickflow(args: &[&str], dir: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The REPL on the cluster: statements piped in, results out (the same session code as
+/// `tickflow sql`, reached through the REPL's reader).
+fn repl(cluster: &Cluster, dir: &Path) {
+    use std::io::Write;
+    let mut child = Command::new(binary("tickflow"))
+        .args(["--catalog", "catalog.json", "--cluster", &cluster.url])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the REPL");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"SELECT count(*) AS trades FROM trades;\n\
+              SELECT ohlc(ts, price, seq)['close'] AS last_close FROM trades WHERE symbol = 'AAA';\n\
+              \\q\n",
+        )
+        .expect("write to the REPL");
+    let out = child.wait_with_output().expect("REPL output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "REPL failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("| 60000 "), "{stdout}");
+    assert!(stdout.contains("last_close"), "{stdout}");
 }
 
 /// Largest relative difference allowed between two printed floats (see the module docs).
@@ -330,6 +363,7 @@ async fn cluster_results_equal_local_results() {
     );
 
     pipeline(&cluster, dir.path());
+    repl(&cluster, dir.path());
 
     let config = EngineConfig {
         target_partitions: Some(4),
