@@ -1,15 +1,25 @@
 //! `bar_std(price)`: the sample standard deviation of prices in a bar, as Spark's `std`.
 //!
-//! The state is Welford's (count, mean, M2) and partial states merge with Chan et al.'s parallel
-//! formula, so the result does not depend on how rows were split across partitions or batches
-//! (beyond rounding), and prices far from zero with tiny spreads keep their precision — which a
-//! naive Σx² − (Σx)²/n loses entirely.
+//! Two kernels:
+//!
+//! - DECIMAL prices (how exchanges quote): the state is the exact integer sums (n, Σx, Σx²) in
+//!   i128 / i256, so partial states merge without error and the result — one conversion of the
+//!   exact n·Σx² − (Σx)² to DOUBLE, then a division and a square root — is the same bits however
+//!   the rows were split across batches, partitions or cluster executors.
+//! - DOUBLE prices: Welford's (count, mean, M2), merged with Chan et al.'s parallel formula, so
+//!   prices far from zero with tiny spreads keep their precision (a naive Σx² − (Σx)²/n in
+//!   floating point loses it entirely); the last bits depend on the merge order.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
-use datafusion::common::Result;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Decimal256Array, Float64Array, UInt64Array,
+};
+use datafusion::arrow::datatypes::{
+    DECIMAL128_MAX_PRECISION, DECIMAL256_MAX_PRECISION, DataType, Decimal128Type, Decimal256Type,
+    Field, FieldRef, Float64Type, UInt64Type, i256,
+};
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{AggregateUDFImpl, Signature, Volatility};
@@ -25,7 +35,9 @@ const PRICE: Arg = Arg::new(NAME, 1, "price");
     doc_section(label = "Tick data functions"),
     description = "The sample standard deviation (divisor n − 1) of the non-NULL prices of a \
 group, as Spark's `std` and pandas' `std()`. NULL for fewer than 2 rows. A NaN price makes the \
-result NaN. Numerically stable: Welford's update within a partition, Chan's merge across them.",
+result NaN. DECIMAL prices are summed exactly, so the result does not depend on how the rows \
+were split (partitions, batches, cluster executors); DOUBLE prices use Welford's update and \
+Chan's merge, which are numerically stable.",
     syntax_example = "bar_std(price)",
     sql_example = r#"```sql
 > SELECT bar_std(price) AS sd FROM (VALUES (10.0), (11.0), (12.0)) AS t(price);
@@ -35,7 +47,10 @@ result NaN. Numerically stable: Welford's update within a partition, Chan's merg
 | 1.0 |
 +-----+
 ```"#,
-    argument(name = "price", description = "Numeric values (computed as DOUBLE).")
+    argument(
+        name = "price",
+        description = "Numeric values: DECIMAL is summed exactly, any other number as DOUBLE."
+    )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct BarStd {
@@ -56,9 +71,20 @@ impl BarStd {
     }
 }
 
-/// bar_std has one kernel, for DOUBLE.
-fn kernel<V: KernelVisitor>(_args: &AccumulatorArgs, make: V) -> Result<V::Output> {
-    Ok(make.visit(Welford))
+/// The scale of a DECIMAL price (the exact kernel), or None (DOUBLE, Welford).
+fn decimal_scale(price: &DataType) -> Option<i8> {
+    match price {
+        DataType::Decimal128(_, scale) => Some(*scale),
+        _ => None,
+    }
+}
+
+/// Picks the kernel for the price type.
+fn kernel<V: KernelVisitor>(args: &AccumulatorArgs, make: V) -> Result<V::Output> {
+    Ok(match decimal_scale(args.expr_fields[0].data_type()) {
+        Some(scale) => make.visit(ExactMoments { scale }),
+        None => make.visit(Welford),
+    })
 }
 
 impl AggregateUDFImpl for BarStd {
@@ -72,8 +98,10 @@ impl AggregateUDFImpl for BarStd {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         check_arity(NAME, arg_types, 1, 1, "bar_std(price)")?;
-        PRICE.coerce_numeric(&arg_types[0], false)?;
-        Ok(vec![DataType::Float64])
+        Ok(match PRICE.coerce_numeric(&arg_types[0], false)? {
+            decimal @ DataType::Decimal128(_, _) => vec![decimal],
+            _ => vec![DataType::Float64],
+        })
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -84,11 +112,21 @@ impl AggregateUDFImpl for BarStd {
         let field = |suffix: &str, dt: DataType| {
             Arc::new(Field::new(format_state_name(args.name, suffix), dt, true))
         };
-        Ok(vec![
-            field("count", DataType::UInt64),
-            field("mean", DataType::Float64),
-            field("m2", DataType::Float64),
-        ])
+        Ok(match decimal_scale(args.input_fields[0].data_type()) {
+            Some(scale) => vec![
+                field("count", DataType::UInt64),
+                field("sum", DataType::Decimal128(DECIMAL128_MAX_PRECISION, scale)),
+                field(
+                    "sum_sq",
+                    DataType::Decimal256(DECIMAL256_MAX_PRECISION, scale.saturating_mul(2)),
+                ),
+            ],
+            None => vec![
+                field("count", DataType::UInt64),
+                field("mean", DataType::Float64),
+                field("m2", DataType::Float64),
+            ],
+        })
     }
 
     kernel_accumulators!();
@@ -192,6 +230,123 @@ impl GroupKernel for Welford {
     }
 }
 
+/// The exact kernel for DECIMAL prices of scale `scale`.
+#[derive(Debug)]
+struct ExactMoments {
+    scale: i8,
+}
+
+/// n, Σx and Σx² of the scaled integer prices seen so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct ExactSums {
+    count: u64,
+    sum: i128,
+    sum_sq: i256,
+}
+
+fn overflow() -> DataFusionError {
+    DataFusionError::Execution(format!(
+        "{NAME}: the sum of squared prices overflows DECIMAL(76); cast the price to DOUBLE"
+    ))
+}
+
+impl ExactSums {
+    fn add(&mut self, x: i128) -> Result<()> {
+        let wide = i256::from_i128(x);
+        self.count += 1;
+        self.sum = self.sum.checked_add(x).ok_or_else(overflow)?;
+        self.sum_sq = wide
+            .checked_mul(wide)
+            .and_then(|sq| self.sum_sq.checked_add(sq))
+            .ok_or_else(overflow)?;
+        Ok(())
+    }
+
+    fn merge(&mut self, other: ExactSums) -> Result<()> {
+        self.count += other.count;
+        self.sum = self.sum.checked_add(other.sum).ok_or_else(overflow)?;
+        self.sum_sq = self.sum_sq.checked_add(other.sum_sq).ok_or_else(overflow)?;
+        Ok(())
+    }
+
+    /// sqrt((n·Σx² − (Σx)²) / (n·(n − 1)) / 10^(2·scale)); the numerator is exact.
+    fn sample_std(&self, scale: i8) -> Result<Option<f64>> {
+        if self.count < 2 {
+            return Ok(None);
+        }
+        let n = i256::from_i128(i128::from(self.count));
+        let sum = i256::from_i128(self.sum);
+        let numerator = n
+            .checked_mul(self.sum_sq)
+            .zip(sum.checked_mul(sum))
+            .and_then(|(a, b)| a.checked_sub(b))
+            .ok_or_else(overflow)?;
+        // Correctly rounded i256 -> f64 (the decimal text is exact).
+        let numerator: f64 = numerator.to_string().parse().map_err(|_| overflow())?;
+        let n = self.count as f64;
+        let denominator = n * (n - 1.0) * 10f64.powi(2 * i32::from(scale));
+        Ok(Some((numerator / denominator).sqrt()))
+    }
+}
+
+impl GroupKernel for ExactMoments {
+    type State = ExactSums;
+    type Input<'a> = &'a Decimal128Array;
+    type Partial<'a> = (&'a UInt64Array, &'a Decimal128Array, &'a Decimal256Array);
+    const REQUIRED: usize = 1;
+
+    fn input<'a>(&self, values: &'a [ArrayRef]) -> Result<Self::Input<'a>> {
+        Ok(values[0].as_primitive::<Decimal128Type>())
+    }
+
+    #[inline]
+    fn update(&self, state: &mut ExactSums, input: &&Decimal128Array, row: usize) -> Result<()> {
+        state.add(input.value(row))
+    }
+
+    fn partial<'a>(&self, states: &'a [ArrayRef]) -> Result<Self::Partial<'a>> {
+        Ok((
+            states[0].as_primitive::<UInt64Type>(),
+            states[1].as_primitive::<Decimal128Type>(),
+            states[2].as_primitive::<Decimal256Type>(),
+        ))
+    }
+
+    fn merge(&self, state: &mut ExactSums, partial: &Self::Partial<'_>, row: usize) -> Result<()> {
+        let (count, sum, sum_sq) = partial;
+        if count.is_valid(row) {
+            state.merge(ExactSums {
+                count: count.value(row),
+                sum: sum.value(row),
+                sum_sq: sum_sq.value(row),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn state(&self, states: &[ExactSums]) -> Result<Vec<ArrayRef>> {
+        let sum = Decimal128Array::from_iter_values(states.iter().map(|s| s.sum))
+            .with_precision_and_scale(DECIMAL128_MAX_PRECISION, self.scale)?;
+        let sum_sq = Decimal256Array::from_iter_values(states.iter().map(|s| s.sum_sq))
+            .with_precision_and_scale(DECIMAL256_MAX_PRECISION, self.scale.saturating_mul(2))?;
+        Ok(vec![
+            Arc::new(UInt64Array::from_iter_values(
+                states.iter().map(|s| s.count),
+            )),
+            Arc::new(sum),
+            Arc::new(sum_sq),
+        ])
+    }
+
+    fn evaluate(&self, states: &[ExactSums]) -> Result<ArrayRef> {
+        let values = states
+            .iter()
+            .map(|s| s.sample_std(self.scale))
+            .collect::<Result<Float64Array>>()?;
+        Ok(Arc::new(values))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +400,76 @@ mod tests {
     fn identical_prices_give_exactly_zero() -> Result<()> {
         let price = f64s(&[Some(101.25); 9]);
         t_check(price, &[0; 9], &["0.0"])
+    }
+
+    fn decimal_tester() -> AggTester {
+        AggTester::new(
+            Arc::new(BarStd::new().into()),
+            vec![DataType::Decimal128(18, 4)],
+        )
+    }
+
+    fn decimals(values: &[Option<i128>]) -> ArrayRef {
+        Arc::new(
+            Decimal128Array::from(values.to_vec())
+                .with_precision_and_scale(18, 4)
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    #[test]
+    fn decimal_prices_are_exact_on_every_path() -> Result<()> {
+        // 10.0000, 11.0000, 12.0000 -> 1 exactly; one row -> NULL; no rows -> NULL;
+        // 160.0000 + {0.0100, 0.0200, 0.0400} -> sqrt(0.0002333..) = 0.015275252316519466
+        let price = decimals(&[
+            Some(100_000),
+            Some(110_000),
+            None,
+            Some(120_000),
+            Some(50_000),
+            None,
+            Some(1_600_100),
+            Some(1_600_200),
+            Some(1_600_400),
+        ]);
+        decimal_tester().check_all_paths(
+            &[price],
+            &[0, 0, 0, 0, 1, 2, 3, 3, 3],
+            &["1.0", "NULL", "NULL", "0.015275252316519466"],
+        )
+    }
+
+    #[test]
+    fn decimal_result_is_the_same_bits_for_every_split() -> Result<()> {
+        let xs: Vec<i128> = (0..1000).map(|i| 1_600_000 + ((i * 37) % 101)).collect();
+        let mut all = ExactSums::default();
+        for &x in &xs {
+            all.add(x)?;
+        }
+        let whole = all.sample_std(4)?;
+        for split in [1, 10, 500, 999] {
+            let (mut a, mut b) = (ExactSums::default(), ExactSums::default());
+            for &x in &xs[..split] {
+                a.add(x)?;
+            }
+            for &x in &xs[split..] {
+                b.add(x)?;
+            }
+            b.merge(a)?;
+            assert_eq!(b.sample_std(4)?.map(f64::to_bits), whole.map(f64::to_bits));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn decimal_overflow_is_an_error() {
+        let mut s = ExactSums::default();
+        let big = i128::MAX / 2 + 1;
+        let err = s
+            .add(big)
+            .and_then(|()| s.add(big))
+            .expect_err("Σx overflows i128");
+        assert!(err.to_string().contains("bar_std"), "{err}");
     }
 
     #[test]
