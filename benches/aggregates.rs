@@ -162,13 +162,17 @@ fn bench_aggregates(c: &mut Criterion) {
             "vwap(price decimal(18,4), size i64)",
             Case::new(
                 vwap_udaf(),
-                vec![price_decimal, Arc::clone(&size)],
+                vec![Arc::clone(&price_decimal), Arc::clone(&size)],
                 &cols.groups,
             ),
         ),
         (
             "bar_std(price f64)",
             Case::new(bar_std_udaf(), vec![price], &cols.groups),
+        ),
+        (
+            "bar_std(price decimal(18,4))",
+            Case::new(bar_std_udaf(), vec![price_decimal], &cols.groups),
         ),
         (
             "total_volume(size i64)",
