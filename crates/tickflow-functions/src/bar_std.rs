@@ -236,12 +236,15 @@ struct ExactMoments {
     scale: i8,
 }
 
-/// n, Σx and Σx² of the scaled integer prices seen so far.
+/// n, Σx and Σx² of the scaled integer prices seen so far. Σx² is `sum_sq_wide + sum_sq`: rows
+/// add into the i128 `sum_sq` (the fast path: prices below 2^63 units square within i128), which
+/// spills into the i256 `sum_sq_wide` when it would overflow.
 #[derive(Debug, Default, Clone, Copy)]
 struct ExactSums {
     count: u64,
     sum: i128,
-    sum_sq: i256,
+    sum_sq: i128,
+    sum_sq_wide: i256,
 }
 
 fn overflow() -> DataFusionError {
@@ -251,21 +254,51 @@ fn overflow() -> DataFusionError {
 }
 
 impl ExactSums {
+    #[inline]
     fn add(&mut self, x: i128) -> Result<()> {
-        let wide = i256::from_i128(x);
         self.count += 1;
         self.sum = self.sum.checked_add(x).ok_or_else(overflow)?;
-        self.sum_sq = wide
-            .checked_mul(wide)
-            .and_then(|sq| self.sum_sq.checked_add(sq))
-            .ok_or_else(overflow)?;
+        // A price that fits i64 squares with one widening multiply, which cannot overflow.
+        let square = match i64::try_from(x) {
+            Ok(small) => Some(i128::from(small) * i128::from(small)),
+            Err(_) => x.checked_mul(x),
+        };
+        match square.map(|sq| (sq, self.sum_sq.checked_add(sq))) {
+            Some((_, Some(total))) => self.sum_sq = total,
+            Some((sq, None)) => {
+                self.spill()?;
+                self.sum_sq = sq;
+            }
+            None => {
+                let wide = i256::from_i128(x);
+                let sq = wide.checked_mul(wide).ok_or_else(overflow)?;
+                self.sum_sq_wide = self.sum_sq_wide.checked_add(sq).ok_or_else(overflow)?;
+            }
+        }
         Ok(())
     }
 
-    fn merge(&mut self, other: ExactSums) -> Result<()> {
-        self.count += other.count;
-        self.sum = self.sum.checked_add(other.sum).ok_or_else(overflow)?;
-        self.sum_sq = self.sum_sq.checked_add(other.sum_sq).ok_or_else(overflow)?;
+    /// Moves the i128 part of Σx² into the i256 part.
+    fn spill(&mut self) -> Result<()> {
+        self.sum_sq_wide = self
+            .sum_sq_wide
+            .checked_add(i256::from_i128(self.sum_sq))
+            .ok_or_else(overflow)?;
+        self.sum_sq = 0;
+        Ok(())
+    }
+
+    /// Σx², exact.
+    fn total_sq(&self) -> Result<i256> {
+        self.sum_sq_wide
+            .checked_add(i256::from_i128(self.sum_sq))
+            .ok_or_else(overflow)
+    }
+
+    fn merge(&mut self, count: u64, sum: i128, sum_sq: i256) -> Result<()> {
+        self.count += count;
+        self.sum = self.sum.checked_add(sum).ok_or_else(overflow)?;
+        self.sum_sq_wide = self.sum_sq_wide.checked_add(sum_sq).ok_or_else(overflow)?;
         Ok(())
     }
 
@@ -277,7 +310,7 @@ impl ExactSums {
         let n = i256::from_i128(i128::from(self.count));
         let sum = i256::from_i128(self.sum);
         let numerator = n
-            .checked_mul(self.sum_sq)
+            .checked_mul(self.total_sq()?)
             .zip(sum.checked_mul(sum))
             .and_then(|(a, b)| a.checked_sub(b))
             .ok_or_else(overflow)?;
@@ -315,11 +348,7 @@ impl GroupKernel for ExactMoments {
     fn merge(&self, state: &mut ExactSums, partial: &Self::Partial<'_>, row: usize) -> Result<()> {
         let (count, sum, sum_sq) = partial;
         if count.is_valid(row) {
-            state.merge(ExactSums {
-                count: count.value(row),
-                sum: sum.value(row),
-                sum_sq: sum_sq.value(row),
-            })?;
+            state.merge(count.value(row), sum.value(row), sum_sq.value(row))?;
         }
         Ok(())
     }
@@ -327,7 +356,10 @@ impl GroupKernel for ExactMoments {
     fn state(&self, states: &[ExactSums]) -> Result<Vec<ArrayRef>> {
         let sum = Decimal128Array::from_iter_values(states.iter().map(|s| s.sum))
             .with_precision_and_scale(DECIMAL128_MAX_PRECISION, self.scale)?;
-        let sum_sq = Decimal256Array::from_iter_values(states.iter().map(|s| s.sum_sq))
+        let sum_sq = states
+            .iter()
+            .map(ExactSums::total_sq)
+            .collect::<Result<Decimal256Array>>()?
             .with_precision_and_scale(DECIMAL256_MAX_PRECISION, self.scale.saturating_mul(2))?;
         Ok(vec![
             Arc::new(UInt64Array::from_iter_values(
@@ -455,9 +487,27 @@ mod tests {
             for &x in &xs[split..] {
                 b.add(x)?;
             }
-            b.merge(a)?;
+            b.merge(a.count, a.sum, a.total_sq()?)?;
             assert_eq!(b.sample_std(4)?.map(f64::to_bits), whole.map(f64::to_bits));
         }
+        Ok(())
+    }
+
+    #[test]
+    fn squares_spill_from_i128_to_i256_exactly() -> Result<()> {
+        // Squares near 2^124: the i128 part overflows after a few rows and spills; one price's
+        // square (2^130) does not fit i128 at all.
+        let big = 1_i128 << 62;
+        let xs = [big, big + 3, big - 7, big, 1_i128 << 65, big + 1];
+        let mut s = ExactSums::default();
+        for &x in &xs {
+            s.add(x)?;
+        }
+        let expected = xs.iter().fold(i256::ZERO, |acc, &x| {
+            acc.wrapping_add(i256::from_i128(x).wrapping_mul(i256::from_i128(x)))
+        });
+        assert_eq!(s.total_sq()?, expected);
+        assert_eq!(s.sum, xs.iter().sum::<i128>());
         Ok(())
     }
 
