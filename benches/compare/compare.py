@@ -40,14 +40,22 @@ def parse_rows(text):
     mult = {"K": 10**3, "M": 10**6, "B": 10**9}.get(text[-1].upper(), 1)
     return int(float(text.rstrip("KMBkmb")) * mult)
 
-def tickflow_sql(width, data, out):
-    return f"""COPY (
+def tickflow_sql(width, data, out, ordered):
+    # On the (symbol, ts)-ordered copy tickflow is told the order, as `tickflow ingest` registers
+    # its output, so DataFusion can aggregate bars as a stream.
+    if ordered:
+        source = "t"
+        ddl = (f"CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{data}/' "
+               "WITH ORDER (symbol ASC, ts ASC); ")
+    else:
+        source, ddl = f"'{data}/'", ""
+    return ddl + f"""COPY (
   SELECT symbol, time_bucket(INTERVAL '{width} minutes', ts) AS bar,
          ohlc(ts, price, seq)['open'] AS open, ohlc(ts, price, seq)['high'] AS high,
          ohlc(ts, price, seq)['low'] AS low, ohlc(ts, price, seq)['close'] AS close,
          vwap(price, size) AS vwap, bar_std(price) AS std,
          total_volume(size) AS volume, count(*) AS n
-  FROM '{data}/' GROUP BY 1, 2) TO '{out}' STORED AS PARQUET"""
+  FROM {source} GROUP BY 1, 2) TO '{out}' STORED AS PARQUET"""
 
 DUCKDB = """
 import duckdb, sys
@@ -138,6 +146,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--widths", default="1,9")
     ap.add_argument("--engines", default="tickflow,cluster,duckdb,polars")
+    ap.add_argument("--layouts", default="tape,ordered",
+                    help="tape: as generated (time order); ordered: sorted by (symbol, ts) per date")
     ap.add_argument("--results", default=str(ROOT / "benches/RESULTS.md"))
     opt = ap.parse_args()
     rows = parse_rows(opt.rows)
@@ -146,31 +156,46 @@ def main():
     if not data.exists():
         subprocess.run([BIN / "tickflow", "gen", "--rows", opt.rows, "--days", str(days),
                         "--symbols", "5000", "--out", data], check=True)
+    layouts = {"tape": data}
+    if "ordered" in opt.layouts.split(","):
+        ordered = CACHE / f"trades-{opt.rows}-ordered"
+        if not ordered.exists():
+            tmp = CACHE / f"trades-{opt.rows}-ordered.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            subprocess.run([BIN / "tickflow", "--catalog", CACHE / "catalog.json", "sql", "-c",
+                f"COPY (SELECT * FROM '{data}/' ORDER BY date, symbol, ts) TO '{tmp}/' "
+                "STORED AS PARQUET PARTITIONED BY (date)"], check=True, stdout=subprocess.DEVNULL)
+            tmp.rename(ordered)
+        layouts["ordered"] = ordered
+    layouts = {k: v for k, v in layouts.items() if k in opt.layouts.split(",")}
     engines = opt.engines.split(",")
     work = Path(tempfile.mkdtemp())
     cluster = Cluster(work) if "cluster" in engines else None
     py = sys.executable
-    def command(engine, width, out):
+    def command(engine, width, out, layout):
+        data = layouts[layout]
         if engine in ("tickflow", "cluster"):
             flags = ["--cluster", f"df://127.0.0.1:{cluster.port}"] if engine == "cluster" else []
-            return [BIN / "tickflow", "--catalog", work / "catalog.json", *flags, "sql", "-c",
-                    tickflow_sql(width, data, out)]
+            catalog = work / f"catalog-{engine}-{layout}.json"
+            catalog.unlink(missing_ok=True)
+            return [BIN / "tickflow", "--catalog", catalog, *flags, "sql", "-c",
+                    tickflow_sql(width, data, out, layout == "ordered")]
         script = {"duckdb": DUCKDB, "polars": POLARS}[engine]
         return [py, "-c", script, width, str(data), str(out)]
     lines = []
     try:
-        for width in opt.widths.split(","):
-            outs = {e: work / f"{e}-{width}.parquet" for e in engines}
+        for layout, width in [(l, w) for l in layouts for w in opt.widths.split(",")]:
+            outs = {e: work / f"{e}-{layout}-{width}.parquet" for e in engines}
             for e in engines:  # one unmeasured run each: writes the bars to check, warms the cache
-                timed(command(e, width, outs[e]))
+                timed(command(e, width, outs[e], layout))
             for e in engines[1:]:
                 check_same(outs[engines[0]], outs[e], e)
             samples = {e: [] for e in engines}
             for _ in range(opt.runs):
                 for e in engines:
-                    samples[e].append(timed(command(e, width, outs[e])))
+                    samples[e].append(timed(command(e, width, outs[e], layout)))
             bars = int(__import__("duckdb").sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0])
-            lines.append(f"\n### {opt.rows} trades → {width}-minute bars ({bars:,} bars)\n")
+            lines.append(f"\n### {opt.rows} trades ({layout} layout) → {width}-minute bars ({bars:,} bars)\n")
             lines.append("| engine | wall (median) | CPU s | rows/s | peak RSS |")
             lines.append("|---|---|---|---|---|")
             local = statistics.median(s[0] for s in samples[engines[0]])
@@ -190,7 +215,10 @@ def main():
               f"{os.cpu_count()} cores; DuckDB {duckdb.__version__}, Polars {polars.__version__}. "
               f"Median of {opt.runs} alternating runs after one unmeasured run per engine; every engine's "
               f"bars were checked equal to tickflow's first. The cluster row is the client process "
-              f"(the executors' CPU and memory are not in it).\n")
+              f"(the executors' CPU and memory are not in it). Layouts: `tape` is `tickflow gen`'s output "
+              f"(each day one file in time order across symbols); `ordered` is the same rows sorted by "
+              f"(symbol, ts) per date, which tickflow is told with `WITH ORDER (symbol ASC, ts ASC)` "
+              f"as `tickflow ingest` registers its output (DuckDB and Polars read the same files).\n")
     text = header + "\n".join(lines) + "\n"
     print(text)
     Path(opt.results).write_text(text)
