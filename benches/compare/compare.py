@@ -150,6 +150,7 @@ def main():
                     help="tape: as generated (time order); ordered: sorted by (symbol, ts) per date")
     ap.add_argument("--results", default=str(ROOT / "benches/RESULTS.md"))
     opt = ap.parse_args()
+    import duckdb
     rows = parse_rows(opt.rows)
     days = max(1, rows // 5_000_000)
     data = CACHE / f"trades-{opt.rows}"
@@ -194,7 +195,7 @@ def main():
             for _ in range(opt.runs):
                 for e in engines:
                     samples[e].append(timed(command(e, width, outs[e], layout)))
-            bars = int(__import__("duckdb").sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0])
+            bars = duckdb.sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0]
             lines.append(f"\n### {opt.rows} trades ({layout} layout) → {width}-minute bars ({bars:,} bars)\n")
             lines.append("| engine | wall (median) | CPU s | rows/s | peak RSS |")
             lines.append("|---|---|---|---|---|")
@@ -209,7 +210,7 @@ def main():
         if cluster:
             cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
-    import duckdb, polars
+    import polars
     header = (f"# tickflow vs DuckDB and Polars\n\nWritten by `benches/compare/run.sh --rows {opt.rows} "
               f"--runs {opt.runs}` on {time.strftime('%Y-%m-%d')}: {platform.processor() or platform.machine()}, "
               f"{os.cpu_count()} cores; DuckDB {duckdb.__version__}, Polars {polars.__version__}. "

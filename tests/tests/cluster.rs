@@ -270,6 +270,29 @@ fn core_message(error: &str) -> String {
         .collect()
 }
 
+/// A local session and a session on `cluster`, both with 4 partitions and `batch_size` rows per
+/// batch (DataFusion's default if None).
+async fn sessions(
+    cluster: &Cluster,
+    batch_size: Option<usize>,
+) -> (SessionContext, SessionContext) {
+    let config = EngineConfig {
+        target_partitions: Some(4),
+        batch_size,
+        engine: Engine::Local,
+    };
+    let local = tickflow_engine::context(&config)
+        .await
+        .expect("local session");
+    let remote = tickflow_engine::context(&EngineConfig {
+        engine: Engine::Cluster(cluster.url.clone()),
+        ..config
+    })
+    .await
+    .expect("cluster session");
+    (local, remote)
+}
+
 /// Part 3: every record of every `.slt` file, local vs cluster.
 async fn slt_suite(cluster: &Cluster) -> usize {
     let slt = workspace().join("tests/slt");
@@ -283,20 +306,7 @@ async fn slt_suite(cluster: &Cluster) -> usize {
     let mut unsupported = 0;
     for file in files {
         let test_dir = tempfile::tempdir().expect("temp dir");
-        let config = EngineConfig {
-            target_partitions: Some(4),
-            batch_size: Some(3),
-            engine: Engine::Local,
-        };
-        let local = tickflow_engine::context(&config)
-            .await
-            .expect("local session");
-        let remote = tickflow_engine::context(&EngineConfig {
-            engine: Engine::Cluster(cluster.url.clone()),
-            ..config
-        })
-        .await
-        .expect("cluster session");
+        let (local, remote) = sessions(cluster, Some(3)).await;
         let records = sqllogictest::parse_file::<DefaultColumnType>(&file)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for record in records {
@@ -372,19 +382,7 @@ async fn cluster_results_equal_local_results() {
     pipeline(&cluster, dir.path());
     repl(&cluster, dir.path());
 
-    let config = EngineConfig {
-        target_partitions: Some(4),
-        ..EngineConfig::default()
-    };
-    let local = tickflow_engine::context(&config)
-        .await
-        .expect("local session");
-    let remote = tickflow_engine::context(&EngineConfig {
-        engine: Engine::Cluster(cluster.url.clone()),
-        ..config
-    })
-    .await
-    .expect("cluster session");
+    let (local, remote) = sessions(&cluster, None).await;
     bar_queries(&local, &remote, &dir.path().join("data")).await;
 
     let compared = slt_suite(&cluster).await;

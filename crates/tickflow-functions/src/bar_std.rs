@@ -314,8 +314,12 @@ impl ExactSums {
             .zip(sum.checked_mul(sum))
             .and_then(|(a, b)| a.checked_sub(b))
             .ok_or_else(overflow)?;
-        // Correctly rounded i256 -> f64 (the decimal text is exact).
-        let numerator: f64 = numerator.to_string().parse().map_err(|_| overflow())?;
+        // Correctly rounded to f64: `i128 as f64` rounds to nearest; the rare numerator beyond
+        // i128 goes through its exact decimal text (arrow's i256::to_f64 truncates).
+        let numerator: f64 = match numerator.to_i128() {
+            Some(small) => small as f64,
+            None => numerator.to_string().parse().map_err(|_| overflow())?,
+        };
         let n = self.count as f64;
         let denominator = n * (n - 1.0) * 10f64.powi(2 * i32::from(scale));
         Ok(Some((numerator / denominator).sqrt()))
@@ -508,6 +512,9 @@ mod tests {
         });
         assert_eq!(s.total_sq()?, expected);
         assert_eq!(s.sum, xs.iter().sum::<i128>());
+        // n·Σx² − (Σx)² has 132 bits here: the conversion beyond i128 (Python: exact
+        // sqrt(Decimal(num) / 30) rounded to double).
+        assert_eq!(s.sample_std(0)?, Some(1.317899053225356e19));
         Ok(())
     }
 

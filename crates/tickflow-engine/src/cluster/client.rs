@@ -8,11 +8,13 @@
 use std::time::Duration;
 
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use ballista_core::serde::protobuf::GetJobStatusParams;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use tonic::Code;
 
 use super::roles::{logical_codec, physical_codec};
 
@@ -47,9 +49,10 @@ pub fn scheduler_address(url: &str) -> Result<String> {
     Ok(format!("http://{host}:{port}"))
 }
 
-/// Fails within [`CONNECT_TIMEOUT`] with a message naming the URL if no scheduler answers
-/// there. Ballista's client connects lazily, at the first query, and would otherwise report an
-/// unreachable scheduler only then.
+/// Fails within [`CONNECT_TIMEOUT`] with a message naming the URL unless a scheduler answers a
+/// gRPC call there. Ballista's client connects lazily, at the first query, and would otherwise
+/// report an unreachable scheduler only then; a TCP connect alone would also accept any port
+/// that merely listens.
 pub async fn check_scheduler(url: &str) -> Result<()> {
     let address = scheduler_address(url)?;
     let unreachable = |why: String| {
@@ -58,13 +61,31 @@ pub async fn check_scheduler(url: &str) -> Result<()> {
              there? Start one with `tickflow-scheduler --bind-port PORT`, or use --standalone"
         ))
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, SchedulerGrpcClient::connect(address)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(unreachable(error_chain(&e))),
+    match tokio::time::timeout(CONNECT_TIMEOUT, ask_scheduler(address)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(why)) => Err(unreachable(why)),
         Err(_) => Err(unreachable(format!(
             "no answer within {} s",
             CONNECT_TIMEOUT.as_secs()
         ))),
+    }
+}
+
+/// One round trip to the scheduler: the status of a job that does not exist. Any reply from the
+/// scheduler itself, "no such job" included, means it is there; transport failures mean it is not.
+async fn ask_scheduler(address: String) -> std::result::Result<(), String> {
+    let mut client = SchedulerGrpcClient::connect(address)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let probe = GetJobStatusParams {
+        job_id: "tickflow-connection-check".to_string(),
+    };
+    match client.get_job_status(probe).await {
+        Ok(_) => Ok(()),
+        Err(status) if matches!(status.code(), Code::Unavailable | Code::Unknown) => {
+            Err(error_chain(&status))
+        }
+        Err(_) => Ok(()),
     }
 }
 
@@ -193,6 +214,31 @@ mod tests {
         assert_eq!(
             readable_error("Error during planning: x"),
             "Error during planning: x"
+        );
+    }
+
+    /// A host that accepts TCP but never speaks gRPC (a wrong port, a firewall that holds
+    /// connections): the connect timeout, not a hang.
+    #[tokio::test]
+    async fn a_silent_server_times_out() {
+        let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+            panic!("cannot bind a local port");
+        };
+        let Ok(addr) = listener.local_addr() else {
+            panic!("no local address");
+        };
+        let url = format!("df://{addr}");
+        let started = std::time::Instant::now();
+        let err = check_scheduler(&url)
+            .await
+            .expect_err("nothing answers there");
+        let took = started.elapsed();
+        drop(listener);
+        let err = err.to_string();
+        assert!(err.contains("cannot reach the Ballista scheduler"), "{err}");
+        assert!(
+            took < CONNECT_TIMEOUT + Duration::from_secs(2),
+            "took {took:?}: {err}"
         );
     }
 

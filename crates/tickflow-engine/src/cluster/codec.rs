@@ -117,10 +117,7 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match tickflow_udf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        tickflow_udf(name).map_or_else(|| self.inner.try_decode_udf(name, buf), Ok)
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -128,10 +125,7 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match tickflow_udaf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        tickflow_udaf(name).map_or_else(|| self.inner.try_decode_udaf(name, buf), Ok)
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -174,10 +168,7 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match tickflow_udf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udf(name, buf),
-        }
+        tickflow_udf(name).map_or_else(|| self.inner.try_decode_udf(name, buf), Ok)
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -185,10 +176,7 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
     }
 
     fn try_decode_udaf(&self, name: &str, buf: &[u8]) -> Result<Arc<AggregateUDF>> {
-        match tickflow_udaf(name) {
-            Some(f) => Ok(f),
-            None => self.inner.try_decode_udaf(name, buf),
-        }
+        tickflow_udaf(name).map_or_else(|| self.inner.try_decode_udaf(name, buf), Ok)
     }
 
     fn try_encode_udaf(&self, node: &AggregateUDF, buf: &mut Vec<u8>) -> Result<()> {
