@@ -7,6 +7,7 @@ pub mod r#gen; // `gen` is a reserved keyword in edition 2024
 pub mod ingest;
 pub mod params;
 pub mod session;
+pub mod sorted_aggregate;
 
 pub use catalog::Catalog;
 pub use r#gen::{GenFormat, GenOptions, GenSummary, generate};

@@ -1,9 +1,15 @@
 //! Builds the [`SessionContext`] every tickflow entry point uses: DataFusion with tickflow's
 //! functions registered, `information_schema` on (for `\d` and completion), files queryable by
-//! path, and the user's parallelism and batch size.
+//! path, the user's parallelism and batch size, and aggregation without a hash table over
+//! key-sorted input ([`crate::sorted_aggregate`]).
+
+use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::sorted_aggregate::UseSortedAggregate;
 
 /// Where a session's queries run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,8 +50,13 @@ impl EngineConfig {
 
 /// A local session with every tickflow function registered.
 pub fn local_context(config: &EngineConfig) -> Result<SessionContext> {
+    let state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config.session_config())
+        .with_physical_optimizer_rule(Arc::new(UseSortedAggregate))
+        .build();
     // `SELECT * FROM 'trades.parquet'` works as in DuckDB and datafusion-cli.
-    let ctx = SessionContext::new_with_config(config.session_config()).enable_url_table();
+    let ctx = SessionContext::new_with_state(state).enable_url_table();
     tickflow_functions::register_all(&ctx)?;
     Ok(ctx)
 }

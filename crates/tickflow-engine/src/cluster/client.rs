@@ -10,9 +10,13 @@ use std::time::Duration;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::serde::protobuf::GetJobStatusParams;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use std::sync::Arc;
+
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
+
+use crate::sorted_aggregate::UseSortedAggregate;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tonic::Code;
 
@@ -138,9 +142,11 @@ fn client_state(config: SessionConfig) -> SessionState {
     let config = config
         .with_ballista_logical_extension_codec(logical_codec())
         .with_ballista_physical_extension_codec(physical_codec());
+    // The in-process scheduler of `--standalone` plans with this state's physical rules.
     SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
+        .with_physical_optimizer_rule(Arc::new(UseSortedAggregate))
         .build()
 }
 

@@ -29,7 +29,8 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, 
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
-use super::memory_table;
+use super::{memory_table, sorted_aggregate_codec};
+use crate::sorted_aggregate::SortedAggregateExec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 /// tickflow's scalar function named `name`, if it is one.
@@ -155,6 +156,9 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if sorted_aggregate_codec::is_encoded(buf) {
+            return sorted_aggregate_codec::decode(buf, inputs, ctx, self, proto_converter);
+        }
         self.inner.try_decode(buf, inputs, ctx, proto_converter)
     }
 
@@ -164,6 +168,9 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        if let Some(sorted) = node.downcast_ref::<SortedAggregateExec>() {
+            return sorted_aggregate_codec::encode(sorted, buf, self, proto_converter);
+        }
         self.inner.try_encode(node, buf, proto_converter)
     }
 
@@ -221,6 +228,58 @@ mod tests {
         let err = logical_plan_from_bytes_with_extension_codec(&bytes, &bare.task_ctx(), &stock)
             .expect_err("Ballista's codec alone cannot resolve tickflow's functions");
         assert!(err.to_string().contains("time_bucket"), "{err}");
+        Ok(())
+    }
+
+    /// A sorted aggregation travels as DataFusion's aggregate and comes back sorted, over an
+    /// input that is still sorted on the other side, with the same results.
+    #[tokio::test]
+    async fn a_sorted_aggregate_round_trips() -> Result<()> {
+        use datafusion::physical_plan::{collect, displayable};
+        use datafusion_proto::bytes::{
+            physical_plan_from_bytes_with_extension_codec,
+            physical_plan_to_bytes_with_extension_codec,
+        };
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("t.parquet");
+        let ctx = local_context(&EngineConfig::default())?;
+        ctx.sql(&format!(
+            "COPY (SELECT * FROM (VALUES ('A', 1, 10), ('A', 1, 5), ('A', 2, 7), ('B', 1, 1)) \
+             v(sym, minute, size)) TO '{}' STORED AS PARQUET",
+            path.display()
+        ))
+        .await?
+        .collect()
+        .await?;
+        ctx.sql(&format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}' \
+             WITH ORDER (sym ASC, minute ASC)",
+            path.display()
+        ))
+        .await?
+        .collect()
+        .await?;
+        let df = ctx
+            .sql("SELECT sym, minute, total_volume(size) v, count(*) n FROM t GROUP BY 1, 2")
+            .await?;
+        let plan = df.create_physical_plan().await?;
+        let text = displayable(plan.as_ref()).indent(false).to_string();
+        assert!(text.contains("SortedAggregateExec"), "{text}");
+
+        let codec = TickflowPhysicalCodec::default();
+        let bytes = physical_plan_to_bytes_with_extension_codec(plan.clone(), &codec)?;
+        let decoded =
+            physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &codec)?;
+        assert_eq!(
+            displayable(decoded.as_ref()).indent(false).to_string(),
+            text
+        );
+        let format = |batches: &[datafusion::arrow::array::RecordBatch]| {
+            datafusion::arrow::util::pretty::pretty_format_batches(batches).map(|t| t.to_string())
+        };
+        let expected = format(&collect(plan, ctx.task_ctx()).await?)?;
+        assert_eq!(format(&collect(decoded, ctx.task_ctx()).await?)?, expected);
+        assert!(expected.contains("| A   | 1      | 15 | 2 |"), "{expected}");
         Ok(())
     }
 }

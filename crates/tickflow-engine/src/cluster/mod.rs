@@ -17,5 +17,6 @@ pub mod codec;
 pub mod empty_relation;
 pub mod memory_table;
 pub mod roles;
+mod sorted_aggregate_codec;
 
 pub use client::{readable_error, remote_context, scheduler_address, standalone_context};

@@ -12,9 +12,12 @@ use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::default_session_builder;
 use datafusion::common::Result;
 use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+
+use crate::sorted_aggregate::UseSortedAggregate;
 
 use super::codec::{TickflowLogicalCodec, TickflowPhysicalCodec};
 
@@ -38,7 +41,11 @@ pub fn session_config() -> SessionConfig {
 /// The scheduler's session for a job: Ballista's default session (its optimizer rules and
 /// functions) with tickflow's functions, so SQL sent over Flight SQL can name them too.
 pub fn session_state(config: SessionConfig) -> Result<SessionState> {
-    let mut state = default_session_builder(config)?;
+    let state = default_session_builder(config)?;
+    // Physical plans are made here: the sorted aggregation runs on the executors too.
+    let mut state = SessionStateBuilder::new_from_existing(state)
+        .with_physical_optimizer_rule(Arc::new(UseSortedAggregate))
+        .build();
     tickflow_functions::register_functions(&mut state)?;
     for (name, function) in tickflow_functions::all_table_functions() {
         state.register_udtf(name, function);
