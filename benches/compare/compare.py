@@ -1,14 +1,17 @@
-"""Whole-process comparison of tickflow with DuckDB and Polars on the bar job (issue 6, job a).
+"""Whole-process comparison of tickflow with DuckDB, Polars and PySpark on the bar job (issue 6,
+job a).
 
-    benches/compare/run.sh [--rows 10M] [--runs 3] [--widths 1,9]
+    benches/compare/run.sh [--rows 10M,100M] [--runs 3] [--widths 1,9] [--layouts ordered,tape]
 
 Generates trades with `tickflow gen` (5,000 symbols, 5M trades per day, cached under
-~/.cache/tickflow-bench/compare), then for each bar width runs every engine as its own process,
-`--runs` times, alternating engines, each writing its bars to Parquet:
+~/.cache/tickflow-bench/compare) and a copy ordered by (symbol, ts) within each date, then for
+each size, layout and bar width runs every engine as its own process, `--runs` times,
+alternating engines, each writing its bars to Parquet:
 
 - tickflow (local DataFusion) and tickflow on a 2-executor Ballista cluster on 127.0.0.1
   (the cluster's wall time and CPU are the client's; its memory column is the client's too);
-- DuckDB and Polars (Python packages), with the same query in their own dialect.
+- DuckDB, Polars and PySpark (`local[2]`, only up to `--spark-max-rows`, 10M by default), with the
+  same query in their own dialect.
 
 Before any timing counts, every engine's bars are checked against tickflow's: same (symbol, bar)
 keys, identical open/high/low/close/volume/count, std within 1e-9 relative, vwap within 1e-9
@@ -17,7 +20,8 @@ close are the first and last trade by `seq`, which `tickflow gen` numbers in tim
 
 Reports the median wall time, median CPU seconds (user + sys), rows per second and the peak
 resident memory of each engine (GNU time's maximum RSS), as a Markdown table on stdout and in
-benches/RESULTS.md. A measurement, never a test.
+benches/RESULTS.md, with a chart of the wall times in benches/results.svg. A measurement, never
+a test.
 """
 import argparse
 import json
@@ -87,6 +91,29 @@ bars = (lf.with_columns(pl.col('ts').dt.truncate(f'{width}m').alias('bar'))
 bars.sink_parquet(out)
 """
 
+# Spark 4 reads Parquet's nanosecond timestamps only as longs (nanosAsLong); the bucket is computed
+# on them, exactly.
+SPARK = """
+import sys
+from pyspark.sql import SparkSession, functions as F
+width, data, out = sys.argv[1:4]
+spark = (SparkSession.builder.master('local[2]').appName('bars')
+  .config('spark.sql.session.timeZone', 'UTC').config('spark.ui.enabled', 'false')
+  .config('spark.driver.memory', '8g').config('spark.sql.legacy.parquet.nanosAsLong', 'true')
+  .config('spark.sql.parquet.outputTimestampType', 'TIMESTAMP_MICROS').getOrCreate())
+spark.sparkContext.setLogLevel('ERROR')
+nanos = int(width) * 60 * 10**9
+df = spark.read.parquet(data)
+bar = F.timestamp_micros((F.col('ts') / F.lit(nanos)).cast('long') * F.lit(nanos // 1000))
+bars = (df.groupBy('symbol', bar.alias('bar'))
+  .agg(F.min_by('price', 'seq').alias('open'), F.max('price').alias('high'),
+       F.min('price').alias('low'), F.max_by('price', 'seq').alias('close'),
+       (F.sum(F.col('price') * F.col('size')).cast('double') / F.sum('size')).alias('vwap'),
+       F.stddev_samp(F.col('price').cast('double')).alias('std'),
+       F.sum('size').alias('volume'), F.count(F.lit(1)).alias('n')))
+bars.write.mode('overwrite').parquet(out)
+"""
+
 def timed(cmd, env=None):
     """Runs cmd under GNU time; returns (wall s, cpu s, max RSS MB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
@@ -125,10 +152,15 @@ class Cluster:
         for p in self.procs:
             p.kill()
 
+def parquet_glob(path):
+    """A Parquet output: one file, or a directory of part files (Spark's)."""
+    return f"{path}/*.parquet" if Path(path).is_dir() else str(path)
+
 def check_same(reference, other, engine):
     import duckdb
     bad = duckdb.sql(f"""
-      WITH a AS (SELECT * FROM read_parquet('{reference}')), b AS (SELECT * FROM read_parquet('{other}'))
+      WITH a AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(reference)}')),
+           b AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(other)}'))
       SELECT count(*) FROM a FULL JOIN b ON a.symbol = b.symbol AND a.bar = b.bar
       WHERE a.symbol IS NULL OR b.symbol IS NULL
          OR a.open::DOUBLE <> b.open::DOUBLE OR a.close::DOUBLE <> b.close::DOUBLE
@@ -140,89 +172,156 @@ def check_same(reference, other, engine):
     if bad:
         sys.exit(f"{engine}: {bad} bars differ from tickflow's ({other} vs {reference})")
 
+def order_by_symbol(data, ordered, catalog):
+    """Copies `data` to `ordered`, sorted by (symbol, ts) within each date: one COPY per date, so
+    memory stays bounded by one day."""
+    tmp = ordered.with_name(ordered.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for day in sorted(p.name for p in data.iterdir() if p.name.startswith("date=")):
+        (tmp / day).mkdir(parents=True)
+        subprocess.run([BIN / "tickflow", "--catalog", catalog, "sql", "-c",
+            f"COPY (SELECT * FROM '{data}/{day}/' ORDER BY symbol, ts) "
+            f"TO '{tmp}/{day}/part-0.parquet' STORED AS PARQUET"],
+            check=True, stdout=subprocess.DEVNULL)
+    tmp.rename(ordered)
+
+def prepare(rows_text, layouts):
+    """The layouts of `rows_text` trades, generated (and ordered) on first use."""
+    rows = parse_rows(rows_text)
+    data = CACHE / f"trades-{rows_text}"
+    if not data.exists():
+        subprocess.run([BIN / "tickflow", "gen", "--rows", rows_text,
+                        "--days", str(max(1, rows // 5_000_000)), "--symbols", "5000",
+                        "--out", data], check=True)
+    paths = {"tape": data}
+    if "ordered" in layouts:
+        ordered = CACHE / f"trades-{rows_text}-ordered"
+        if not ordered.exists():
+            order_by_symbol(data, ordered, CACHE / "catalog.json")
+        paths["ordered"] = ordered
+    return {k: v for k, v in paths.items() if k in layouts}
+
+def chart(results, path):
+    """A horizontal bar chart (SVG) of every section's median wall times."""
+    colors = {"tickflow": "#1f77b4", "cluster": "#6baed6", "duckdb": "#ff7f0e",
+              "polars": "#2ca02c", "spark": "#d62728"}
+    bar_h, gap, label_w, plot_w = 16, 18, 300, 420
+    height = sum(len(r["rows"]) * bar_h + gap + 20 for r in results) + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 120}" '
+           f'height="{height}" font-family="sans-serif" font-size="12">',
+           f'<text x="10" y="20" font-size="14" font-weight="bold">Median wall time (s), '
+           f'lower is better</text>']
+    y = 40
+    for r in results:
+        out.append(f'<text x="10" y="{y + 12}" font-weight="bold">{r["title"]}</text>')
+        y += 20
+        longest = max(row["wall"] for row in r["rows"])
+        for row in r["rows"]:
+            w = plot_w * row["wall"] / longest
+            out.append(f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end">{row["engine"]}</text>')
+            out.append(f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 4}" '
+                       f'fill="{colors.get(row["engine"], "#888")}"/>')
+            out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 12}">{row["wall"]:.2f} s, '
+                       f'{row["rss"]:.0f} MB</text>')
+            y += bar_h
+        y += gap
+    out.append("</svg>")
+    Path(path).write_text("\n".join(out) + "\n")
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", default="10M")
+    ap.add_argument("--rows", default="10M", help="sizes, comma-separated: 10M,100M")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--widths", default="1,9")
-    ap.add_argument("--engines", default="tickflow,cluster,duckdb,polars")
-    ap.add_argument("--layouts", default="tape,ordered",
-                    help="tape: as generated (time order); ordered: sorted by (symbol, ts) per date")
+    ap.add_argument("--engines", default="tickflow,cluster,duckdb,polars,spark")
+    ap.add_argument("--spark-max-rows", default="10M", help="PySpark runs only up to this size")
+    ap.add_argument("--layouts", default="ordered,tape",
+                    help="ordered: sorted by (symbol, ts) per date, as `tickflow ingest` writes; "
+                         "tape: as generated (time order across symbols)")
     ap.add_argument("--results", default=str(ROOT / "benches/RESULTS.md"))
     opt = ap.parse_args()
     import duckdb
-    rows = parse_rows(opt.rows)
-    days = max(1, rows // 5_000_000)
-    data = CACHE / f"trades-{opt.rows}"
-    if not data.exists():
-        subprocess.run([BIN / "tickflow", "gen", "--rows", opt.rows, "--days", str(days),
-                        "--symbols", "5000", "--out", data], check=True)
-    layouts = {"tape": data}
-    if "ordered" in opt.layouts.split(","):
-        ordered = CACHE / f"trades-{opt.rows}-ordered"
-        if not ordered.exists():
-            tmp = CACHE / f"trades-{opt.rows}-ordered.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            subprocess.run([BIN / "tickflow", "--catalog", CACHE / "catalog.json", "sql", "-c",
-                f"COPY (SELECT * FROM '{data}/' ORDER BY date, symbol, ts) TO '{tmp}/' "
-                "STORED AS PARQUET PARTITIONED BY (date)"], check=True, stdout=subprocess.DEVNULL)
-            tmp.rename(ordered)
-        layouts["ordered"] = ordered
-    layouts = {k: v for k, v in layouts.items() if k in opt.layouts.split(",")}
-    engines = opt.engines.split(",")
+    all_engines = opt.engines.split(",")
     work = Path(tempfile.mkdtemp())
-    cluster = Cluster(work) if "cluster" in engines else None
+    cluster = Cluster(work) if "cluster" in all_engines else None
     py = sys.executable
-    def command(engine, width, out, layout):
-        data = layouts[layout]
+    def command(engine, width, out, data, ordered):
         if engine in ("tickflow", "cluster"):
             flags = ["--cluster", f"df://127.0.0.1:{cluster.port}"] if engine == "cluster" else []
-            catalog = work / f"catalog-{engine}-{layout}.json"
+            catalog = work / f"catalog-{engine}.json"
             catalog.unlink(missing_ok=True)
             return [BIN / "tickflow", "--catalog", catalog, *flags, "sql", "-c",
-                    tickflow_sql(width, data, out, layout == "ordered")]
-        script = {"duckdb": DUCKDB, "polars": POLARS}[engine]
+                    tickflow_sql(width, data, out, ordered)]
+        script = {"duckdb": DUCKDB, "polars": POLARS, "spark": SPARK}[engine]
         return [py, "-c", script, width, str(data), str(out)]
-    lines = []
+    lines, results = [], []
     try:
-        for layout, width in [(l, w) for l in layouts for w in opt.widths.split(",")]:
-            outs = {e: work / f"{e}-{layout}-{width}.parquet" for e in engines}
-            for e in engines:  # one unmeasured run each: writes the bars to check, warms the cache
-                timed(command(e, width, outs[e], layout))
-            for e in engines[1:]:
-                check_same(outs[engines[0]], outs[e], e)
-            samples = {e: [] for e in engines}
-            for _ in range(opt.runs):
+        for rows_text in opt.rows.split(","):
+            rows = parse_rows(rows_text)
+            engines = [e for e in all_engines
+                       if e != "spark" or rows <= parse_rows(opt.spark_max_rows)]
+            layouts = prepare(rows_text, opt.layouts.split(","))
+            for layout, width in [(l, w) for l in layouts for w in opt.widths.split(",")]:
+                data = layouts[layout]
+                outs = {e: work / f"{e}-{rows_text}-{layout}-{width}.parquet" for e in engines}
+                run = lambda e: timed(command(e, width, outs[e], data, layout == "ordered"))
+                for e in engines:  # one unmeasured run each: writes the bars to check, warms the cache
+                    run(e)
+                for e in engines[1:]:
+                    check_same(outs[engines[0]], outs[e], e)
+                samples = {e: [] for e in engines}
+                for _ in range(opt.runs):
+                    for e in engines:
+                        samples[e].append(run(e))
+                bars = duckdb.sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0]
+                title = f"{rows_text} trades ({layout} layout) → {width}-minute bars"
+                lines.append(f"\n### {title} ({bars:,} bars)\n")
+                lines.append("| engine | wall (median) | CPU s | rows/s | peak RSS |")
+                lines.append("|---|---|---|---|---|")
+                local = statistics.median(s[0] for s in samples[engines[0]])
+                section = {"title": title, "rows": []}
                 for e in engines:
-                    samples[e].append(timed(command(e, width, outs[e], layout)))
-            bars = duckdb.sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0]
-            lines.append(f"\n### {opt.rows} trades ({layout} layout) → {width}-minute bars ({bars:,} bars)\n")
-            lines.append("| engine | wall (median) | CPU s | rows/s | peak RSS |")
-            lines.append("|---|---|---|---|---|")
-            local = statistics.median(s[0] for s in samples[engines[0]])
-            for e in engines:
-                wall = statistics.median(s[0] for s in samples[e])
-                cpu = statistics.median(s[1] for s in samples[e])
-                rss = max(s[2] for s in samples[e])
-                lines.append(f"| {e} | {wall:.2f} s ({wall / local:.2f}×) | {cpu:.2f} | "
-                             f"{rows / wall / 1e6:.1f} M | {rss:.0f} MB |")
+                    wall = statistics.median(s[0] for s in samples[e])
+                    cpu = statistics.median(s[1] for s in samples[e])
+                    rss = max(s[2] for s in samples[e])
+                    lines.append(f"| {e} | {wall:.2f} s ({wall / local:.2f}×) | {cpu:.2f} | "
+                                 f"{rows / wall / 1e6:.1f} M | {rss:.0f} MB |")
+                    section["rows"].append({"engine": e, "wall": wall, "rss": rss})
+                results.append(section)
+                print("\n".join(lines[-len(engines) - 3:]), flush=True)
+                for out in outs.values():
+                    shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
     finally:
         if cluster:
             cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
     import polars
-    header = (f"# tickflow vs DuckDB and Polars\n\nWritten by `benches/compare/run.sh --rows {opt.rows} "
+    versions = f"DuckDB {duckdb.__version__}, Polars {polars.__version__}"
+    if "spark" in all_engines:
+        import pyspark
+        versions += f", PySpark {pyspark.__version__} (Java {java_version()})"
+    header = (f"# tickflow vs DuckDB, Polars and PySpark\n\nWritten by `benches/compare/run.sh --rows {opt.rows} "
               f"--runs {opt.runs}` on {time.strftime('%Y-%m-%d')}: {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores; DuckDB {duckdb.__version__}, Polars {polars.__version__}. "
+              f"{os.cpu_count()} cores, {memory_gb():.0f} GB; {versions}. "
               f"Median of {opt.runs} alternating runs after one unmeasured run per engine; every engine's "
               f"bars were checked equal to tickflow's first. The cluster row is the client process "
-              f"(the executors' CPU and memory are not in it). Layouts: `tape` is `tickflow gen`'s output "
-              f"(each day one file in time order across symbols); `ordered` is the same rows sorted by "
-              f"(symbol, ts) per date, which tickflow is told with `WITH ORDER (symbol ASC, ts ASC)` "
-              f"as `tickflow ingest` registers its output (DuckDB and Polars read the same files).\n")
-    text = header + "\n".join(lines) + "\n"
-    print(text)
+              f"(the executors' CPU and memory are not in it). Layouts: `ordered` is sorted by "
+              f"(symbol, ts) within each date, as `tickflow ingest` writes trades, and tickflow is told "
+              f"so with `WITH ORDER (symbol ASC, ts ASC)` as ingest registers its output; `tape` is "
+              f"`tickflow gen`'s output (each day one file in time order across symbols). DuckDB, "
+              f"Polars and PySpark read the same files.\n\n![wall times](results.svg)\n")
+    analysis = ROOT / "benches/compare/analysis.md"
+    text = header + "\n".join(lines) + "\n" + ("\n" + analysis.read_text() if analysis.exists() else "")
     Path(opt.results).write_text(text)
+    chart(results, Path(opt.results).with_name("results.svg"))
+    print(f"wrote {opt.results}")
+
+def java_version():
+    out = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    return out.split('"')[1] if '"' in out else "?"
+
+def memory_gb():
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 if __name__ == "__main__":
     main()

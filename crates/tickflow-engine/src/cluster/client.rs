@@ -10,13 +10,12 @@ use std::time::Duration;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::serde::protobuf::GetJobStatusParams;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
-use std::sync::Arc;
 
 use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 
-use crate::sorted_aggregate::UseSortedAggregate;
+use crate::sorted_aggregate::with_sorted_aggregation;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tonic::Code;
 
@@ -143,11 +142,12 @@ fn client_state(config: SessionConfig) -> SessionState {
         .with_ballista_logical_extension_codec(logical_codec())
         .with_ballista_physical_extension_codec(physical_codec());
     // The in-process scheduler of `--standalone` plans with this state's physical rules.
-    SessionStateBuilder::new()
-        .with_default_features()
-        .with_config(config)
-        .with_physical_optimizer_rule(Arc::new(UseSortedAggregate))
-        .build()
+    with_sorted_aggregation(
+        SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config),
+    )
+    .build()
 }
 
 /// A context whose queries run on the Ballista cluster whose scheduler is at `url`

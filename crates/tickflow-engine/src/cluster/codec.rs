@@ -260,7 +260,7 @@ mod tests {
         .collect()
         .await?;
         let df = ctx
-            .sql("SELECT sym, minute, total_volume(size) v, count(*) n FROM t GROUP BY 1, 2")
+            .sql("SELECT sym, minute, total_volume(size) v, count(*) n FROM t GROUP BY 1, 2 ORDER BY 1, 2")
             .await?;
         let plan = df.create_physical_plan().await?;
         let text = displayable(plan.as_ref()).indent(false).to_string();

@@ -14,6 +14,9 @@
 //! limit) for a [`SortedAggregateExec`]; everything else is left alone. The results are the
 //! same rows, in the same order, as DataFusion's own operator gives.
 //!
+//! [`OneFilePerPartition`] keeps a declared order alive when a table has more files than
+//! partitions (a date-partitioned table), so that the aggregation is sorted in the first place.
+//!
 //! ```sql
 //! CREATE EXTERNAL TABLE trades STORED AS PARQUET LOCATION 'trades/'
 //!   WITH ORDER (symbol ASC, ts ASC);
@@ -23,6 +26,7 @@
 //! ```
 
 mod exec;
+mod file_order;
 mod stream;
 
 use std::sync::Arc;
@@ -30,11 +34,30 @@ use std::sync::Arc;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::AggregateExec;
 
 pub use exec::SortedAggregateExec;
+pub use file_order::{MAX_FILES, OneFilePerPartition};
+
+/// DataFusion's physical optimizer rules with tickflow's two around them:
+/// [`OneFilePerPartition`] first (so the plan is made around sorted partitions) and
+/// [`UseSortedAggregate`] last (once distribution and ordering are settled).
+pub fn physical_optimizer_rules() -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
+        vec![Arc::new(OneFilePerPartition)];
+    rules.extend(PhysicalOptimizer::new().rules);
+    rules.push(Arc::new(UseSortedAggregate));
+    rules
+}
+
+/// `builder` with [`physical_optimizer_rules`].
+pub fn with_sorted_aggregation(builder: SessionStateBuilder) -> SessionStateBuilder {
+    builder.with_physical_optimizer_rules(physical_optimizer_rules())
+}
 
 /// Replaces each `AggregateExec` over input sorted by all its GROUP BY keys with a
 /// [`SortedAggregateExec`]. Register it last, after DataFusion has settled the plan's

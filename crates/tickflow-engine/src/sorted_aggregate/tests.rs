@@ -225,3 +225,72 @@ async fn explain_analyze_counts_output_rows() -> Result<()> {
     assert!(line.contains("output_rows="), "{text}");
     Ok(())
 }
+
+/// A context over `files` sorted Parquet files registered `WITH ORDER (sym, ts)`, with
+/// tickflow's physical rules or DataFusion's own.
+async fn file_table(dir: &std::path::Path, files: usize, tickflow: bool) -> Result<SessionContext> {
+    let config = SessionConfig::new().with_target_partitions(2);
+    let mut builder = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config);
+    if tickflow {
+        builder = super::with_sorted_aggregation(builder);
+    }
+    let ctx = SessionContext::new_with_state(builder.build());
+    tickflow_functions::register_all(&ctx)?;
+    if !dir.join("part-0.parquet").exists() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        for (i, batches) in sorted_partitions(&mut rng, files)?.into_iter().enumerate() {
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                continue; // a file needs rows to carry its schema
+            }
+            let df = ctx.read_batches(batches)?;
+            df.write_parquet(
+                &dir.join(format!("part-{i}.parquet")).to_string_lossy(),
+                Default::default(),
+                None,
+            )
+            .await?;
+        }
+    }
+    ctx.sql(&format!(
+        "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/' \
+         WITH ORDER (sym ASC NULLS LAST, ts ASC NULLS LAST)",
+        dir.display()
+    ))
+    .await?
+    .collect()
+    .await?;
+    Ok(ctx)
+}
+
+#[tokio::test]
+async fn more_files_than_partitions_keep_their_order() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (plan, actual) = run(&file_table(dir.path(), 5, true).await?, BARS).await?;
+    let (reference_plan, expected) = run(&file_table(dir.path(), 5, false).await?, BARS).await?;
+    // DataFusion packs the 5 files into 2 partitions and loses the order...
+    assert!(
+        reference_plan.contains("file_groups={2 groups"),
+        "{reference_plan}"
+    );
+    assert_eq!(sorted_aggregations(&reference_plan), 0, "{reference_plan}");
+    // ...tickflow reads each file as its own sorted partition and aggregates without hashing.
+    assert!(plan.contains("file_groups={5 groups"), "{plan}");
+    assert_eq!(plan.matches("SortedAggregateExec").count(), 2, "{plan}");
+    assert_eq!(actual, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn too_many_files_stay_as_datafusion_groups_them() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let files = super::MAX_FILES + 10;
+    let (plan, actual) = run(&file_table(dir.path(), files, true).await?, BY_SYMBOL).await?;
+    assert!(std::fs::read_dir(dir.path())?.count() > super::MAX_FILES);
+    assert!(plan.contains("file_groups={2 groups"), "{plan}");
+    assert!(!plan.contains("SortedAggregateExec"), "{plan}");
+    let (_, expected) = run(&file_table(dir.path(), files, false).await?, BY_SYMBOL).await?;
+    assert_eq!(actual, expected);
+    Ok(())
+}
