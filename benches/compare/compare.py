@@ -122,9 +122,13 @@ def timed(cmd, env=None):
                               capture_output=True, text=True, env=env)
         wall = time.perf_counter() - start
         if proc.returncode != 0:
-            sys.exit(f"{cmd[0]} failed:\n{proc.stderr[-3000:]}")
+            raise EngineFailed(f"{Path(str(cmd[0])).name} exited with {proc.returncode}: "
+                               f"{proc.stderr.strip()[-300:]}")
         user, sys_s, rss_kb = t.read().split()[-3:]
     return wall, float(user) + float(sys_s), int(rss_kb) / 1024
+
+class EngineFailed(Exception):
+    """An engine's process failed: reported in its row, the other engines go on."""
 
 class Cluster:
     def __init__(self, work):
@@ -221,8 +225,8 @@ def chart(results, path):
             out.append(f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end">{row["engine"]}</text>')
             out.append(f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 4}" '
                        f'fill="{colors.get(row["engine"], "#888")}"/>')
-            out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 12}">{row["wall"]:.2f} s, '
-                       f'{row["rss"]:.0f} MB</text>')
+            memory = "" if row["engine"] == "spark" else f', {row["rss"]:.0f} MB'
+            out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 12}">{row["wall"]:.2f} s{memory}</text>')
             y += bar_h
         y += gap
     out.append("</svg>")
@@ -265,14 +269,26 @@ def main():
                 data = layouts[layout]
                 outs = {e: work / f"{e}-{rows_text}-{layout}-{width}.parquet" for e in engines}
                 run = lambda e: timed(command(e, width, outs[e], data, layout == "ordered"))
+                failed = {}
                 for e in engines:  # one unmeasured run each: writes the bars to check, warms the cache
-                    run(e)
-                for e in engines[1:]:
+                    try:
+                        run(e)
+                    except EngineFailed as err:
+                        failed[e] = str(err)
+                        print(f"{e}: {err}", file=sys.stderr)
+                if engines[0] in failed:
+                    sys.exit(f"{engines[0]} failed: {failed[engines[0]]}")
+                ok = [e for e in engines if e not in failed]
+                for e in ok[1:]:
                     check_same(outs[engines[0]], outs[e], e)
-                samples = {e: [] for e in engines}
+                samples = {e: [] for e in ok}
                 for _ in range(opt.runs):
-                    for e in engines:
-                        samples[e].append(run(e))
+                    for e in ok:
+                        try:
+                            samples[e].append(run(e))
+                        except EngineFailed as err:
+                            failed[e] = str(err)
+                    ok = [e for e in ok if e not in failed]
                 bars = duckdb.sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0]
                 title = f"{rows_text} trades ({layout} layout) → {width}-minute bars"
                 lines.append(f"\n### {title} ({bars:,} bars)\n")
@@ -281,11 +297,16 @@ def main():
                 local = statistics.median(s[0] for s in samples[engines[0]])
                 section = {"title": title, "rows": []}
                 for e in engines:
+                    if e in failed:
+                        lines.append(f"| {e} | failed: {failed[e].splitlines()[-1][:200]} | | | |")
+                        continue
                     wall = statistics.median(s[0] for s in samples[e])
                     cpu = statistics.median(s[1] for s in samples[e])
                     rss = max(s[2] for s in samples[e])
-                    lines.append(f"| {e} | {wall:.2f} s ({wall / local:.2f}×) | {cpu:.2f} | "
-                                 f"{rows / wall / 1e6:.1f} M | {rss:.0f} MB |")
+                    # PySpark's JVM is not a child GNU time waits for: its CPU and memory are unknown.
+                    cpu_text, rss_text = ("n/a", "n/a") if e == "spark" else (f"{cpu:.2f}", f"{rss:.0f} MB")
+                    lines.append(f"| {e} | {wall:.2f} s ({wall / local:.2f}×) | {cpu_text} | "
+                                 f"{rows / wall / 1e6:.1f} M | {rss_text} |")
                     section["rows"].append({"engine": e, "wall": wall, "rss": rss})
                 results.append(section)
                 print("\n".join(lines[-len(engines) - 3:]), flush=True)
@@ -305,7 +326,8 @@ def main():
               f"{os.cpu_count()} cores, {memory_gb():.0f} GB; {versions}. "
               f"Median of {opt.runs} alternating runs after one unmeasured run per engine; every engine's "
               f"bars were checked equal to tickflow's first. The cluster row is the client process "
-              f"(the executors' CPU and memory are not in it). Layouts: `ordered` is sorted by "
+              f"(the executors' CPU and memory are not in it); PySpark's CPU and memory are not known (its JVM "
+              f"is not a process GNU time waits for). Layouts: `ordered` is sorted by "
               f"(symbol, ts) within each date, as `tickflow ingest` writes trades, and tickflow is told "
               f"so with `WITH ORDER (symbol ASC, ts ASC)` as ingest registers its output; `tape` is "
               f"`tickflow gen`'s output (each day one file in time order across symbols). DuckDB, "

@@ -231,22 +231,56 @@ fn pipeline(cluster: &Cluster, dir: &Path) {
     );
 }
 
-/// Part 2: the bar query over the Parquet, for several widths, local vs cluster.
+/// Writes `data`'s trades sorted by (symbol, ts) within each date to `ordered`, as ingest
+/// does, and registers them `WITH ORDER` as `ordered_trades` in both sessions.
+async fn ordered_copy(local: &SessionContext, remote: &SessionContext, data: &Path, ordered: &Path) {
+    for day in std::fs::read_dir(data).expect("data dir") {
+        let day = day.expect("date dir").file_name();
+        let day = day.to_string_lossy();
+        let sql = format!(
+            "COPY (SELECT * FROM '{}/{day}/' ORDER BY symbol, ts) TO '{}/{day}/part-0.parquet' \
+             STORED AS PARQUET",
+            data.display(),
+            ordered.display()
+        );
+        run(local, &sql).await.expect("ordered copy");
+    }
+    for ctx in [local, remote] {
+        let sql = format!(
+            "CREATE EXTERNAL TABLE ordered_trades STORED AS PARQUET LOCATION '{}/' \
+             WITH ORDER (symbol ASC, ts ASC)",
+            ordered.display()
+        );
+        run(ctx, &sql).await.expect("register ordered_trades");
+    }
+}
+
+/// Part 2: the bar query over the Parquet, for several widths, local vs cluster; over the
+/// generated (time-ordered) files and over a (symbol, ts)-ordered copy, where the aggregation is
+/// tickflow's `SortedAggregateExec` (shipped to the executors by the codec).
 async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Path) {
-    let data = data.display();
-    for width in ["1 minute", "9 minutes", "1 hour"] {
-        for zone in ["", ", 'America/New_York'"] {
-            let sql = format!(
-                "SELECT symbol, time_bucket(INTERVAL '{width}', ts{zone}) AS b, \
-                        ohlc(ts, price, seq) AS o, vwap(price, size) AS v, bar_std(price) AS s, \
-                        total_volume(size) AS vol, count(*) AS n \
-                 FROM '{data}/' WHERE size > 0 GROUP BY 1, 2"
-            );
-            let l = run(local, &sql).await.expect("local bar query");
-            let r = run(remote, &sql).await.expect("cluster bar query");
-            assert!(l.lines().count() > 100, "{sql}: too few bars");
-            assert_same_rows(&sql, &sorted_lines(&l), &sorted_lines(&r), 0.0);
-        }
+    let ordered = data.with_file_name("ordered");
+    ordered_copy(local, remote, data, &ordered).await;
+    let data = format!("'{}/'", data.display());
+    let explain = "EXPLAIN SELECT symbol, time_bucket(INTERVAL '1 minute', ts), count(*) \
+                   FROM ordered_trades GROUP BY 1, 2";
+    let plan = run(local, explain).await.expect("explain");
+    assert!(plan.contains("SortedAggregateExec"), "{plan}");
+    for (source, width, zone) in ["1 minute", "9 minutes", "1 hour"]
+        .into_iter()
+        .flat_map(|w| ["", ", 'America/New_York'"].map(|z| (w, z)))
+        .flat_map(|(w, z)| [(data.as_str(), w, z), ("ordered_trades", w, z)])
+    {
+        let sql = format!(
+            "SELECT symbol, time_bucket(INTERVAL '{width}', ts{zone}) AS b, \
+                    ohlc(ts, price, seq) AS o, vwap(price, size) AS v, bar_std(price) AS s, \
+                    total_volume(size) AS vol, count(*) AS n \
+             FROM {source} WHERE size > 0 GROUP BY 1, 2"
+        );
+        let l = run(local, &sql).await.expect("local bar query");
+        let r = run(remote, &sql).await.expect("cluster bar query");
+        assert!(l.lines().count() > 100, "{sql}: too few bars");
+        assert_same_rows(&sql, &sorted_lines(&l), &sorted_lines(&r), 0.0);
     }
 }
 
