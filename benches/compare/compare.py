@@ -225,7 +225,8 @@ def chart(results, path):
             out.append(f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end">{row["engine"]}</text>')
             out.append(f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 4}" '
                        f'fill="{colors.get(row["engine"], "#888")}"/>')
-            memory = "" if row["engine"] == "spark" else f', {row["rss"]:.0f} MB'
+            # The cluster's memory is its executors'; Spark's is its JVM's: neither is measured.
+            memory = "" if row["engine"] in ("spark", "cluster") else f', {row["rss"]:.0f} MB'
             out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 12}">{row["wall"]:.2f} s{memory}</text>')
             y += bar_h
         y += gap
@@ -326,7 +327,7 @@ def main():
               f"{os.cpu_count()} cores, {memory_gb():.0f} GB; {versions}. "
               f"Median of {opt.runs} alternating runs after one unmeasured run per engine; every engine's "
               f"bars were checked equal to tickflow's first. The cluster row is the client process "
-              f"(the executors' CPU and memory are not in it); PySpark's CPU and memory are not known (its JVM "
+              f"(the executors' CPU and memory are not in it; the chart leaves its memory out); PySpark's CPU and memory are not known (its JVM "
               f"is not a process GNU time waits for). Layouts: `ordered` is sorted by "
               f"(symbol, ts) within each date, as `tickflow ingest` writes trades, and tickflow is told "
               f"so with `WITH ORDER (symbol ASC, ts ASC)` as ingest registers its output; `tape` is "

@@ -35,11 +35,29 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// A TCP port nothing listens on right now.
+///
+/// Ports come from 20000–32767, below Linux's ephemeral range (32768–60999), so an outgoing
+/// connection (an executor's to its scheduler) cannot be handed a port a server is about to bind;
+/// each process walks the range from its own offset, so tests running side by side do not pick
+/// the same ones.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_768;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000-32767")
 }
 
 /// One server process and where its output goes.
@@ -96,11 +114,26 @@ impl Cluster {
     }
 
     /// As [`Cluster::start`], with extra scheduler and executor flags.
+    ///
+    /// A server that loses a race for its port ("Address already in use") restarts the whole
+    /// cluster on new ports, up to three times.
     pub fn start_with(
         executors: usize,
         scheduler_flags: &[&str],
         executor_flags: &[&str],
     ) -> Cluster {
+        for attempt in 1.. {
+            let mut cluster = Self::launch(executors, scheduler_flags, executor_flags);
+            match cluster.wait_ready() {
+                Ok(()) => return cluster,
+                Err(log) if attempt < 3 && log.contains("Address already in use") => continue,
+                Err(log) => panic!("{log}"),
+            }
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    fn launch(executors: usize, scheduler_flags: &[&str], executor_flags: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let mut args: Vec<String> = [
@@ -158,32 +191,32 @@ impl Cluster {
             let p = Process::spawn(&name, "tickflow-executor", &args, cluster.dir.path());
             cluster.executors.push(p);
         }
-        cluster.wait_ready();
         cluster
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits for `/readyz`; the error is what to report (with the log of a process that died).
+    fn wait_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
         loop {
             if let Some(body) = http_get(self.port, "/readyz")
                 && body.starts_with("HTTP/1.1 200")
             {
-                return;
+                return Ok(());
             }
             for p in std::iter::once(&mut self.scheduler).chain(self.executors.iter_mut()) {
                 if let Ok(Some(status)) = p.child.try_wait() {
-                    panic!(
+                    return Err(format!(
                         "{} exited ({status}) before the cluster was ready:\n{}",
                         p.name,
                         tail(&p.log)
-                    );
+                    ));
                 }
             }
             if started.elapsed() > READY_TIMEOUT {
-                panic!(
+                return Err(format!(
                     "the cluster was not ready within {READY_TIMEOUT:?}\nscheduler:\n{}",
                     tail(&self.scheduler.log)
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -233,7 +233,12 @@ fn pipeline(cluster: &Cluster, dir: &Path) {
 
 /// Writes `data`'s trades sorted by (symbol, ts) within each date to `ordered`, as ingest
 /// does, and registers them `WITH ORDER` as `ordered_trades` in both sessions.
-async fn ordered_copy(local: &SessionContext, remote: &SessionContext, data: &Path, ordered: &Path) {
+async fn ordered_copy(
+    local: &SessionContext,
+    remote: &SessionContext,
+    data: &Path,
+    ordered: &Path,
+) {
     for day in std::fs::read_dir(data).expect("data dir") {
         let day = day.expect("date dir").file_name();
         let day = day.to_string_lossy();
