@@ -44,15 +44,16 @@ def parse_rows(text):
     mult = {"K": 10**3, "M": 10**6, "B": 10**9}.get(text[-1].upper(), 1)
     return int(float(text.rstrip("KMBkmb")) * mult)
 
-def tickflow_sql(width, data, out, ordered):
-    # On the (symbol, ts)-ordered copy tickflow is told the order, as `tickflow ingest` registers
-    # its output, so DataFusion can aggregate bars as a stream.
+def table_source(data, ordered):
+    """DDL and FROM item for the trades. On the (symbol, ts)-ordered copy tickflow is told the
+    order, as `tickflow ingest` registers its output, so DataFusion can aggregate bars as a stream."""
     if ordered:
-        source = "t"
-        ddl = (f"CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{data}/' "
-               "WITH ORDER (symbol ASC, ts ASC); ")
-    else:
-        source, ddl = f"'{data}/'", ""
+        return (f"CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{data}/' "
+                "WITH ORDER (symbol ASC, ts ASC); "), "t"
+    return "", f"'{data}/'"
+
+def tickflow_sql(width, data, out, ordered):
+    ddl, source = table_source(data, ordered)
     return ddl + f"""COPY (
   SELECT symbol, time_bucket(INTERVAL '{width} minutes', ts) AS bar,
          ohlc(ts, price, seq)['open'] AS open, ohlc(ts, price, seq)['high'] AS high,
@@ -114,6 +115,46 @@ bars = (df.groupBy('symbol', bar.alias('bar'))
 bars.write.mode('overwrite').parquet(out)
 """
 
+# Job (e): one symbol (the second most active), one month, regular trading hours (09:30-16:00
+# New York), written to Parquet.
+FETCH_SYMBOL, FETCH_FROM, FETCH_TO = "NJI", "2024-03-01T00:00:00Z", "2024-04-01T00:00:00Z"
+
+def tickflow_fetch_sql(data, out, ordered):
+    ddl, source = table_source(data, ordered)
+    local = "(ts AT TIME ZONE 'America/New_York')"
+    return ddl + f"""COPY (
+  SELECT symbol, ts, price, size, seq FROM {source}
+  WHERE symbol = '{FETCH_SYMBOL}' AND ts >= '{FETCH_FROM}' AND ts < '{FETCH_TO}'
+    AND date_part('hour', {local}) * 60 + date_part('minute', {local}) BETWEEN 570 AND 959
+) TO '{out}' STORED AS PARQUET"""
+
+DUCKDB_FETCH = """
+import duckdb, sys
+data, out = sys.argv[2:4]
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+local = "timezone('America/New_York', ts)"
+con.execute(f'''COPY (
+  SELECT symbol, ts, price, size, seq FROM read_parquet('{data}/*/*.parquet', hive_partitioning = true)
+  WHERE symbol = 'SYMBOL' AND ts >= 'FROM'::TIMESTAMPTZ_NS AND ts < 'TO'::TIMESTAMPTZ_NS
+    AND hour({local}) * 60 + minute({local}) BETWEEN 570 AND 959) TO '{out}' (FORMAT parquet)''')
+""".replace("SYMBOL", FETCH_SYMBOL).replace("'FROM'", f"'{FETCH_FROM}'").replace("'TO'", f"'{FETCH_TO}'")
+
+POLARS_FETCH = """
+import polars as pl, sys
+from datetime import datetime
+data, out = sys.argv[2:4]
+local = pl.col('ts').dt.convert_time_zone('America/New_York')
+minute = local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
+(pl.scan_parquet(f'{data}/*/*.parquet', hive_partitioning=True)
+  .filter((pl.col('symbol') == 'SYMBOL')
+          & (pl.col('ts') >= datetime.fromisoformat('FROM'))
+          & (pl.col('ts') < datetime.fromisoformat('TO'))
+          & minute.is_between(570, 959))
+  .select('symbol', 'ts', 'price', 'size', 'seq')
+  .sink_parquet(out))
+""".replace("SYMBOL", FETCH_SYMBOL).replace("'FROM'", f"'{FETCH_FROM}'").replace("'TO'", f"'{FETCH_TO}'")
+
 def timed(cmd, env=None):
     """Runs cmd under GNU time; returns (wall s, cpu s, max RSS MB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
@@ -159,6 +200,18 @@ class Cluster:
 def parquet_glob(path):
     """A Parquet output: one file, or a directory of part files (Spark's)."""
     return f"{path}/*.parquet" if Path(path).is_dir() else str(path)
+
+def check_same_rows(reference, other, engine):
+    """The fetch job: the same trades, field by field."""
+    import duckdb
+    def missing(a, b):
+        return duckdb.sql(f"""SELECT count(*) FROM (
+          SELECT symbol, ts::TIMESTAMPTZ, price, size, seq FROM read_parquet('{parquet_glob(a)}')
+          EXCEPT ALL
+          SELECT symbol, ts::TIMESTAMPTZ, price, size, seq FROM read_parquet('{parquet_glob(b)}'))""").fetchall()[0][0]
+    rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{parquet_glob(reference)}')").fetchall()[0][0]
+    if rows == 0 or missing(reference, other) or missing(other, reference):
+        sys.exit(f"{engine}: its rows differ from tickflow's ({other} vs {reference}, {rows} rows)")
 
 def check_same(reference, other, engine):
     import duckdb
@@ -210,7 +263,7 @@ def chart(results, path):
     colors = {"tickflow": "#1f77b4", "cluster": "#6baed6", "duckdb": "#ff7f0e",
               "polars": "#2ca02c", "spark": "#d62728"}
     bar_h, gap, label_w, plot_w = 16, 18, 300, 420
-    height = sum(len(r["rows"]) * bar_h + gap + 20 for r in results) + 40
+    height = sum(len(r["engines"]) * bar_h + gap + 20 for r in results) + 40
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 120}" '
            f'height="{height}" font-family="sans-serif" font-size="12">',
            f'<text x="10" y="20" font-size="14" font-weight="bold">Median wall time (s), '
@@ -219,8 +272,9 @@ def chart(results, path):
     for r in results:
         out.append(f'<text x="10" y="{y + 12}" font-weight="bold">{r["title"]}</text>')
         y += 20
-        longest = max(row["wall"] for row in r["rows"])
-        for row in r["rows"]:
+        rows = [row for row in r["engines"] if not row.get("failed")]
+        longest = max(row["wall"] for row in rows)
+        for row in rows:
             w = plot_w * row["wall"] / longest
             out.append(f'<text x="{label_w - 8}" y="{y + 12}" text-anchor="end">{row["engine"]}</text>')
             out.append(f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 4}" '
@@ -233,10 +287,40 @@ def chart(results, path):
     out.append("</svg>")
     Path(path).write_text("\n".join(out) + "\n")
 
+RESULTS_JSON = ROOT / "benches/compare/results.json"
+
+def section_key(s):
+    """Sections in a stable order: job, size, layout, width."""
+    return (["bars", "fetch"].index(s["job"]), parse_rows(s["rows"]),
+            ["ordered", "tape"].index(s["layout"]), int(s.get("width") or 0))
+
+def render(sections):
+    """The Markdown tables of every section."""
+    lines = []
+    for s in sorted(sections, key=section_key):
+        lines.append(f"\n### {s['title']} ({s['output']})\n")
+        lines.append("| engine | wall (median) | CPU s | rows/s | peak RSS |")
+        lines.append("|---|---|---|---|---|")
+        local = next(r["wall"] for r in s["engines"] if r["engine"] == "tickflow")
+        for r in s["engines"]:
+            if r.get("failed"):
+                lines.append(f"| {r['engine']} | failed: {r['failed']} | | | |")
+                continue
+            # PySpark's JVM is not a child GNU time waits for: its CPU and memory are unknown.
+            spark = r["engine"] == "spark"
+            cpu = "n/a" if spark else f"{r['cpu']:.2f}"
+            rss = "n/a" if spark else f"{r['rss']:.0f} MB"
+            lines.append(f"| {r['engine']} | {r['wall']:.2f} s ({r['wall'] / local:.2f}×) | {cpu} | "
+                         f"{parse_rows(s['rows']) / r['wall'] / 1e6:.1f} M | {rss} |")
+    return lines
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", default="10M", help="sizes, comma-separated: 10M,100M")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--jobs", default="bars,fetch",
+                    help="bars: 1- and 9-minute bars (job a); fetch: one symbol, one month, "
+                         "regular hours (job e)")
     ap.add_argument("--widths", default="1,9")
     ap.add_argument("--engines", default="tickflow,cluster,duckdb,polars,spark")
     ap.add_argument("--spark-max-rows", default="10M", help="PySpark runs only up to this size")
@@ -244,34 +328,48 @@ def main():
                     help="ordered: sorted by (symbol, ts) per date, as `tickflow ingest` writes; "
                          "tape: as generated (time order across symbols)")
     ap.add_argument("--results", default=str(ROOT / "benches/RESULTS.md"))
+    ap.add_argument("--render", action="store_true",
+                    help="measure nothing: rewrite RESULTS.md and the chart from results.json "
+                         "(after editing compare/analysis.md)")
     opt = ap.parse_args()
+    if opt.render:
+        sections = json.loads(RESULTS_JSON.read_text())
+        text = Path(opt.results).read_text()
+        write_results(text[:text.index("\n### ")] + "\n", sections, opt.results)
+        return
     import duckdb
     all_engines = opt.engines.split(",")
     work = Path(tempfile.mkdtemp())
     cluster = Cluster(work) if "cluster" in all_engines else None
     py = sys.executable
-    def command(engine, width, out, data, ordered):
+    def command(job, engine, width, out, data, ordered):
         if engine in ("tickflow", "cluster"):
             flags = ["--cluster", f"df://127.0.0.1:{cluster.port}"] if engine == "cluster" else []
             catalog = work / f"catalog-{engine}.json"
             catalog.unlink(missing_ok=True)
-            return [BIN / "tickflow", "--catalog", catalog, *flags, "sql", "-c",
-                    tickflow_sql(width, data, out, ordered)]
-        script = {"duckdb": DUCKDB, "polars": POLARS, "spark": SPARK}[engine]
-        return [py, "-c", script, width, str(data), str(out)]
-    lines, results = [], []
+            sql = (tickflow_sql(width, data, out, ordered) if job == "bars"
+                   else tickflow_fetch_sql(data, out, ordered))
+            return [BIN / "tickflow", "--catalog", catalog, *flags, "sql", "-c", sql]
+        scripts = {"bars": {"duckdb": DUCKDB, "polars": POLARS, "spark": SPARK},
+                   "fetch": {"duckdb": DUCKDB_FETCH, "polars": POLARS_FETCH}}
+        return [py, "-c", scripts[job][engine], width, str(data), str(out)]
+    # Earlier runs' sections stay unless this run measures them again.
+    sections = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else []
     try:
         for rows_text in opt.rows.split(","):
             rows = parse_rows(rows_text)
-            engines = [e for e in all_engines
-                       if e != "spark" or rows <= parse_rows(opt.spark_max_rows)]
             layouts = prepare(rows_text, opt.layouts.split(","))
-            for layout, width in [(l, w) for l in layouts for w in opt.widths.split(",")]:
+            cases = [(j, l, w) for j in opt.jobs.split(",") for l in layouts
+                     for w in (opt.widths.split(",") if j == "bars" else [""])]
+            for job, layout, width in cases:
+                engines = [e for e in all_engines
+                           if (e != "spark" or rows <= parse_rows(opt.spark_max_rows))
+                           and (job == "bars" or e not in ("spark",))]
                 data = layouts[layout]
-                outs = {e: work / f"{e}-{rows_text}-{layout}-{width}.parquet" for e in engines}
-                run = lambda e: timed(command(e, width, outs[e], data, layout == "ordered"))
+                outs = {e: work / f"{e}-{job}-{rows_text}-{layout}-{width}.parquet" for e in engines}
+                run = lambda e: timed(command(job, e, width, outs[e], data, layout == "ordered"))
                 failed = {}
-                for e in engines:  # one unmeasured run each: writes the bars to check, warms the cache
+                for e in engines:  # one unmeasured run each: writes the output to check, warms the cache
                     try:
                         run(e)
                     except EngineFailed as err:
@@ -280,8 +378,9 @@ def main():
                 if engines[0] in failed:
                     sys.exit(f"{engines[0]} failed: {failed[engines[0]]}")
                 ok = [e for e in engines if e not in failed]
+                same = check_same if job == "bars" else check_same_rows
                 for e in ok[1:]:
-                    check_same(outs[engines[0]], outs[e], e)
+                    same(outs[engines[0]], outs[e], e)
                 samples = {e: [] for e in ok}
                 for _ in range(opt.runs):
                     for e in ok:
@@ -290,27 +389,30 @@ def main():
                         except EngineFailed as err:
                             failed[e] = str(err)
                     ok = [e for e in ok if e not in failed]
-                bars = duckdb.sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0]
-                title = f"{rows_text} trades ({layout} layout) → {width}-minute bars"
-                lines.append(f"\n### {title} ({bars:,} bars)\n")
-                lines.append("| engine | wall (median) | CPU s | rows/s | peak RSS |")
-                lines.append("|---|---|---|---|---|")
-                local = statistics.median(s[0] for s in samples[engines[0]])
-                section = {"title": title, "rows": []}
+                n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0]
+                if job == "bars":
+                    title = f"{rows_text} trades ({layout} layout) → {width}-minute bars"
+                    output = f"{n:,} bars"
+                else:
+                    title = (f"{rows_text} trades ({layout} layout) → one symbol, one month, "
+                             f"regular hours")
+                    output = f"{n:,} trades"
+                section = {"job": job, "rows": rows_text, "layout": layout, "width": width,
+                           "title": title, "output": output, "engines": []}
                 for e in engines:
                     if e in failed:
-                        lines.append(f"| {e} | failed: {failed[e].splitlines()[-1][:200]} | | | |")
+                        lines = failed[e].splitlines()
+                        reason = next((l for l in lines if "Error" in l), lines[-1]).strip()
+                        section["engines"].append({"engine": e, "failed": reason[:200]})
                         continue
-                    wall = statistics.median(s[0] for s in samples[e])
-                    cpu = statistics.median(s[1] for s in samples[e])
-                    rss = max(s[2] for s in samples[e])
-                    # PySpark's JVM is not a child GNU time waits for: its CPU and memory are unknown.
-                    cpu_text, rss_text = ("n/a", "n/a") if e == "spark" else (f"{cpu:.2f}", f"{rss:.0f} MB")
-                    lines.append(f"| {e} | {wall:.2f} s ({wall / local:.2f}×) | {cpu_text} | "
-                                 f"{rows / wall / 1e6:.1f} M | {rss_text} |")
-                    section["rows"].append({"engine": e, "wall": wall, "rss": rss})
-                results.append(section)
-                print("\n".join(lines[-len(engines) - 3:]), flush=True)
+                    section["engines"].append({
+                        "engine": e,
+                        "wall": statistics.median(s[0] for s in samples[e]),
+                        "cpu": statistics.median(s[1] for s in samples[e]),
+                        "rss": max(s[2] for s in samples[e])})
+                sections = [s for s in sections if s["title"] != title] + [section]
+                RESULTS_JSON.write_text(json.dumps(sections, indent=1) + "\n")
+                print("\n".join(render([section])), flush=True)
                 for out in outs.values():
                     shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink(missing_ok=True)
     finally:
@@ -319,25 +421,34 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     import polars
     versions = f"DuckDB {duckdb.__version__}, Polars {polars.__version__}"
-    if "spark" in all_engines:
+    try:  # earlier runs' sections may be PySpark's even when this run has no Spark
         import pyspark
         versions += f", PySpark {pyspark.__version__} (Java {java_version()})"
-    header = (f"# tickflow vs DuckDB, Polars and PySpark\n\nWritten by `benches/compare/run.sh --rows {opt.rows} "
-              f"--runs {opt.runs}` on {time.strftime('%Y-%m-%d')}: {platform.processor() or platform.machine()}, "
-              f"{os.cpu_count()} cores, {memory_gb():.0f} GB; {versions}. "
+    except ImportError:
+        pass
+    header = (f"# tickflow vs DuckDB, Polars and PySpark\n\nWritten by `benches/compare/run.sh` "
+              f"(last run: `--rows {opt.rows} --jobs {opt.jobs} --runs {opt.runs}`) on "
+              f"{time.strftime('%Y-%m-%d')}: {platform.processor() or platform.machine()}, "
+              f"{os.cpu_count()} cores, {memory_gb():.0f} GB; {versions}. Sections a run does not "
+              f"measure are kept from earlier runs (benches/compare/results.json). "
               f"Median of {opt.runs} alternating runs after one unmeasured run per engine; every engine's "
-              f"bars were checked equal to tickflow's first. The cluster row is the client process "
-              f"(the executors' CPU and memory are not in it; the chart leaves its memory out); PySpark's CPU and memory are not known (its JVM "
-              f"is not a process GNU time waits for). Layouts: `ordered` is sorted by "
-              f"(symbol, ts) within each date, as `tickflow ingest` writes trades, and tickflow is told "
-              f"so with `WITH ORDER (symbol ASC, ts ASC)` as ingest registers its output; `tape` is "
-              f"`tickflow gen`'s output (each day one file in time order across symbols). DuckDB, "
-              f"Polars and PySpark read the same files.\n\n![wall times](results.svg)\n")
+              f"output was checked equal to tickflow's first. The cluster row is the client process "
+              f"(the executors' CPU and memory are not in it; the chart leaves its memory out); PySpark's "
+              f"CPU and memory are not known (its JVM is not a process GNU time waits for). Layouts: "
+              f"`ordered` is sorted by (symbol, ts) within each date, as `tickflow ingest` writes trades, "
+              f"and tickflow is told so with `WITH ORDER (symbol ASC, ts ASC)` as ingest registers its "
+              f"output; `tape` is `tickflow gen`'s output (each day one file in time order across "
+              f"symbols). DuckDB, Polars and PySpark read the same files.\n\n![wall times](results.svg)\n")
+    write_results(header, sections, opt.results)
+
+def write_results(header, sections, path):
+    """RESULTS.md (header, every section's table, compare/analysis.md) and results.svg."""
     analysis = ROOT / "benches/compare/analysis.md"
-    text = header + "\n".join(lines) + "\n" + ("\n" + analysis.read_text() if analysis.exists() else "")
-    Path(opt.results).write_text(text)
-    chart(results, Path(opt.results).with_name("results.svg"))
-    print(f"wrote {opt.results}")
+    text = (header + "\n".join(render(sections)) + "\n"
+            + ("\n" + analysis.read_text() if analysis.exists() else ""))
+    Path(path).write_text(text)
+    chart(sorted(sections, key=section_key), Path(path).with_name("results.svg"))
+    print(f"wrote {path}")
 
 def java_version():
     out = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
