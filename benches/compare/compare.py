@@ -155,6 +155,106 @@ minute = local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)
   .sink_parquet(out))
 """.replace("SYMBOL", FETCH_SYMBOL).replace("'FROM'", f"'{FETCH_FROM}'").replace("'TO'", f"'{FETCH_TO}'")
 
+# Job (d): CSV trades (TAQ-style, New York local date and time) into Parquet partitioned by date.
+# tickflow ingest also validates every row and sorts each date by (symbol, ts); DuckDB is given
+# the same order, so both write the same layout.
+DUCKDB_INGEST = """
+import duckdb, sys
+data, out = sys.argv[2:4]
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute(f'''COPY (
+  SELECT symbol, timezone('America/New_York', (date::VARCHAR || ' ' || time)::TIMESTAMP)::TIMESTAMPTZ_NS AS ts,
+         price::DECIMAL(18, 4) AS price, size::BIGINT AS size, exchange, conditions,
+         seq::BIGINT AS seq, date
+  FROM read_csv('{data}/*.csv', header = true, types = {{'time': 'VARCHAR', 'price': 'VARCHAR'}})
+  ORDER BY date, symbol, ts) TO '{out}' (FORMAT parquet, PARTITION_BY (date))''')
+"""
+
+def check_same_ingest(reference, other, engine):
+    """The ingest job: the same trades in both outputs. tickflow numbers its own `seq` and keeps
+    the file's as `source_seq`."""
+    import duckdb
+    def cols(path):
+        names = [r[0] for r in duckdb.sql(
+            f"DESCRIBE SELECT * FROM read_parquet('{path}/*/*.parquet')").fetchall()]
+        seq = "source_seq" if "source_seq" in names else "seq"
+        return f"symbol, ts::TIMESTAMPTZ AS ts, price::DECIMAL(18, 4), size, exchange, conditions, {seq}"
+    def missing(a, b):
+        return duckdb.sql(f"""SELECT count(*) FROM (
+          SELECT {cols(a)} FROM read_parquet('{a}/*/*.parquet') EXCEPT ALL
+          SELECT {cols(b)} FROM read_parquet('{b}/*/*.parquet'))""").fetchall()[0][0]
+    if missing(reference, other) or missing(other, reference):
+        sys.exit(f"{engine}: its Parquet holds other trades than tickflow's ({other} vs {reference})")
+
+# Job (c): over 1-minute closes, a 20-bar moving average and the rolling (20-bar) sample standard
+# deviation of log returns, per symbol; the first bars average what there is.
+def tickflow_window_sql(data, out, ordered):
+    ddl, source = table_source(data, ordered)
+    return ddl + f"""COPY (
+  WITH bars AS (
+    SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS bar,
+           CAST(ohlc(ts, price, seq)['close'] AS DOUBLE) AS close
+    FROM {source} GROUP BY 1, 2),
+  returns AS (
+    SELECT symbol, bar, close,
+           ln(close / lag(close) OVER (PARTITION BY symbol ORDER BY bar)) AS ret FROM bars)
+  SELECT symbol, bar, close,
+         avg(close) OVER w AS ma20, stddev_samp(ret) OVER w AS vol20
+  FROM returns
+  WINDOW w AS (PARTITION BY symbol ORDER BY bar ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)
+) TO '{out}' STORED AS PARQUET"""
+
+DUCKDB_WINDOW = """
+import duckdb, sys
+data, out = sys.argv[2:4]
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute(f'''COPY (
+  WITH bars AS (
+    SELECT symbol, time_bucket(INTERVAL '1 minute', ts::TIMESTAMPTZ) AS bar,
+           arg_max(price, seq)::DOUBLE AS close
+    FROM read_parquet('{data}/*/*.parquet', hive_partitioning = true) GROUP BY ALL),
+  returns AS (
+    SELECT symbol, bar, close,
+           ln(close / lag(close) OVER (PARTITION BY symbol ORDER BY bar)) AS ret FROM bars)
+  SELECT symbol, bar, close,
+         avg(close) OVER w AS ma20, stddev_samp(ret) OVER w AS vol20
+  FROM returns
+  WINDOW w AS (PARTITION BY symbol ORDER BY bar ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)
+) TO '{out}' (FORMAT parquet)''')
+"""
+
+POLARS_WINDOW = """
+import polars as pl, sys
+data, out = sys.argv[2:4]
+bars = (pl.scan_parquet(f'{data}/*/*.parquet', hive_partitioning=True)
+  .with_columns(pl.col('ts').dt.truncate('1m').alias('bar'))
+  .group_by('symbol', 'bar')
+  .agg(pl.col('price').sort_by('seq').last().cast(pl.Float64).alias('close'))
+  .sort('symbol', 'bar'))
+(bars.with_columns((pl.col('close') / pl.col('close').shift(1)).log().over('symbol').alias('ret'))
+  .with_columns(pl.col('close').rolling_mean(20, min_samples=1).over('symbol').alias('ma20'),
+                pl.col('ret').rolling_std(20, min_samples=2).over('symbol').alias('vol20'))
+  .select('symbol', 'bar', 'close', 'ma20', 'vol20')
+  .sink_parquet(out))
+"""
+
+def check_same_window(reference, other, engine):
+    """The window job: same (symbol, bar) rows, close exact, ma20 and vol20 within 1e-9 relative."""
+    import duckdb
+    bad = duckdb.sql(f"""
+      WITH a AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(reference)}')),
+           b AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(other)}'))
+      SELECT count(*) FROM a FULL JOIN b ON a.symbol = b.symbol AND a.bar = b.bar
+      WHERE a.symbol IS NULL OR b.symbol IS NULL OR a.close <> b.close
+         OR abs(a.ma20 - b.ma20) > 1e-9 * abs(a.ma20)
+         OR coalesce(abs(a.vol20 - b.vol20) > 1e-9 * a.vol20 + 1e-15,
+                     (a.vol20 IS NULL) <> (b.vol20 IS NULL))
+    """).fetchall()[0][0]
+    if bad:
+        sys.exit(f"{engine}: {bad} rows differ from tickflow's ({other} vs {reference})")
+
 def timed(cmd, env=None):
     """Runs cmd under GNU time; returns (wall s, cpu s, max RSS MB)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
@@ -251,6 +351,13 @@ def prepare(rows_text, layouts):
                         "--days", str(max(1, rows // 5_000_000)), "--symbols", "5000",
                         "--out", data], check=True)
     paths = {"tape": data}
+    if "csv" in layouts:
+        csv = CACHE / f"csv-{rows_text}"
+        if not csv.exists():
+            subprocess.run([BIN / "tickflow", "gen", "--format", "csv", "--rows", rows_text,
+                            "--days", str(max(1, rows // 5_000_000)), "--symbols", "5000",
+                            "--out", csv], check=True)
+        paths["csv"] = csv
     if "ordered" in layouts:
         ordered = CACHE / f"trades-{rows_text}-ordered"
         if not ordered.exists():
@@ -291,8 +398,8 @@ RESULTS_JSON = ROOT / "benches/compare/results.json"
 
 def section_key(s):
     """Sections in a stable order: job, size, layout, width."""
-    return (["bars", "fetch"].index(s["job"]), parse_rows(s["rows"]),
-            ["ordered", "tape"].index(s["layout"]), int(s.get("width") or 0))
+    return (["bars", "window", "fetch", "ingest"].index(s["job"]), parse_rows(s["rows"]),
+            ["ordered", "tape", "csv"].index(s["layout"]), int(s.get("width") or 0))
 
 def render(sections):
     """The Markdown tables of every section."""
@@ -320,7 +427,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--jobs", default="bars,fetch",
                     help="bars: 1- and 9-minute bars (job a); fetch: one symbol, one month, "
-                         "regular hours (job e)")
+                         "regular hours (job e); window: 20-bar moving average and rolling "
+                         "volatility of 1-minute closes (job c); ingest: CSV into date-partitioned Parquet (job d, "
+                         "tickflow and DuckDB, layout csv)")
     ap.add_argument("--widths", default="1,9")
     ap.add_argument("--engines", default="tickflow,cluster,duckdb,polars,spark")
     ap.add_argument("--spark-max-rows", default="10M", help="PySpark runs only up to this size")
@@ -347,11 +456,16 @@ def main():
             flags = ["--cluster", f"df://127.0.0.1:{cluster.port}"] if engine == "cluster" else []
             catalog = work / f"catalog-{engine}.json"
             catalog.unlink(missing_ok=True)
-            sql = (tickflow_sql(width, data, out, ordered) if job == "bars"
-                   else tickflow_fetch_sql(data, out, ordered))
+            if job == "ingest":
+                return [BIN / "tickflow", "--catalog", catalog, "ingest", str(data), "--out", str(out)]
+            sql = {"bars": lambda: tickflow_sql(width, data, out, ordered),
+                   "window": lambda: tickflow_window_sql(data, out, ordered),
+                   "fetch": lambda: tickflow_fetch_sql(data, out, ordered)}[job]()
             return [BIN / "tickflow", "--catalog", catalog, *flags, "sql", "-c", sql]
         scripts = {"bars": {"duckdb": DUCKDB, "polars": POLARS, "spark": SPARK},
-                   "fetch": {"duckdb": DUCKDB_FETCH, "polars": POLARS_FETCH}}
+                   "fetch": {"duckdb": DUCKDB_FETCH, "polars": POLARS_FETCH},
+                   "window": {"duckdb": DUCKDB_WINDOW, "polars": POLARS_WINDOW},
+                   "ingest": {"duckdb": DUCKDB_INGEST}}
         return [py, "-c", scripts[job][engine], width, str(data), str(out)]
     # Earlier runs' sections stay unless this run measures them again.
     sections = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else []
@@ -360,14 +474,21 @@ def main():
             rows = parse_rows(rows_text)
             layouts = prepare(rows_text, opt.layouts.split(","))
             cases = [(j, l, w) for j in opt.jobs.split(",") for l in layouts
+                     if (j == "ingest") == (l == "csv")
                      for w in (opt.widths.split(",") if j == "bars" else [""])]
             for job, layout, width in cases:
-                engines = [e for e in all_engines
-                           if (e != "spark" or rows <= parse_rows(opt.spark_max_rows))
-                           and (job == "bars" or e not in ("spark",))]
+                supported = {"bars": all_engines, "fetch": ["tickflow", "cluster", "duckdb", "polars"],
+                             # The cluster gets this one wrong under Ballista's adaptive planner (analysis.md).
+                             "window": ["tickflow", "duckdb", "polars"],
+                             "ingest": ["tickflow", "duckdb"]}[job]
+                engines = [e for e in all_engines if e in supported
+                           and (e != "spark" or rows <= parse_rows(opt.spark_max_rows))]
                 data = layouts[layout]
                 outs = {e: work / f"{e}-{job}-{rows_text}-{layout}-{width}.parquet" for e in engines}
-                run = lambda e: timed(command(job, e, width, outs[e], data, layout == "ordered"))
+                def run(e):
+                    if outs[e].is_dir():  # an ingest adds to what it finds: start empty
+                        shutil.rmtree(outs[e])
+                    return timed(command(job, e, width, outs[e], data, layout == "ordered"))
                 failed = {}
                 for e in engines:  # one unmeasured run each: writes the output to check, warms the cache
                     try:
@@ -378,7 +499,8 @@ def main():
                 if engines[0] in failed:
                     sys.exit(f"{engines[0]} failed: {failed[engines[0]]}")
                 ok = [e for e in engines if e not in failed]
-                same = check_same if job == "bars" else check_same_rows
+                same = {"bars": check_same, "fetch": check_same_rows, "ingest": check_same_ingest,
+                        "window": check_same_window}[job]
                 for e in ok[1:]:
                     same(outs[engines[0]], outs[e], e)
                 samples = {e: [] for e in ok}
@@ -389,8 +511,16 @@ def main():
                         except EngineFailed as err:
                             failed[e] = str(err)
                     ok = [e for e in ok if e not in failed]
-                n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{outs[engines[0]]}')").fetchall()[0][0]
-                if job == "bars":
+                n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{parquet_glob(outs[engines[0]])}')").fetchall()[0][0] \
+                    if job != "ingest" else rows
+                if job == "ingest":
+                    title = f"{rows_text} trades, CSV → Parquet partitioned by date"
+                    output = f"{n:,} trades"
+                elif job == "window":
+                    title = (f"{rows_text} trades ({layout} layout) → 20-bar moving average and "
+                             f"volatility of 1-minute closes")
+                    output = f"{n:,} bars"
+                elif job == "bars":
                     title = f"{rows_text} trades ({layout} layout) → {width}-minute bars"
                     output = f"{n:,} bars"
                 else:

@@ -15,7 +15,7 @@ use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 
-use crate::sorted_aggregate::with_sorted_aggregation;
+use super::with_cluster_rules;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tonic::Code;
 
@@ -137,12 +137,17 @@ pub fn readable_error(text: &str) -> String {
 }
 
 /// A state with the client's settings and tickflow's codecs, ready for Ballista to upgrade.
+///
+/// Ballista's adaptive planner (on by default) plans stages with its own fixed list of physical
+/// rules, so tickflow's (see [`super::with_cluster_rules`]) apply where it is off: `--standalone`
+/// and Flight SQL sessions. It stays on: Ballista 55's static planner fails on a join with a
+/// dynamic filter ("Cannot swap HashJoin") and the job never finishes.
 fn client_state(config: SessionConfig) -> SessionState {
     let config = config
         .with_ballista_logical_extension_codec(logical_codec())
         .with_ballista_physical_extension_codec(physical_codec());
     // The in-process scheduler of `--standalone` plans with this state's physical rules.
-    with_sorted_aggregation(
+    with_cluster_rules(
         SessionStateBuilder::new()
             .with_default_features()
             .with_config(config),

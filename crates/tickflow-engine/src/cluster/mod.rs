@@ -10,13 +10,25 @@
 //! the functions of the state they are handed (tickflow's are registered on the context after);
 //! the executors' default registry lacks the nested functions (theirs is built from a full
 //! session); a codec that does not wrap Ballista's loses Parquet scans and shuffles; an
-//! `EmptyRelation` loses its columns on the wire ([`empty_relation`]).
+//! `EmptyRelation` loses its columns on the wire ([`empty_relation`]); the shuffle between stages
+//! loses an order the plan relies on ([`shuffle_order`]).
 
 pub mod client;
 pub mod codec;
 pub mod empty_relation;
 pub mod memory_table;
 pub mod roles;
+pub mod shuffle_order;
 mod sorted_aggregate_codec;
 
 pub use client::{readable_error, remote_context, scheduler_address, standalone_context};
+
+/// The physical rules of a session that plans for Ballista: tickflow's local ones, and
+/// [`shuffle_order::ResortAfterShuffle`] because the shuffle between stages loses order.
+pub(crate) fn with_cluster_rules(
+    builder: datafusion::execution::session_state::SessionStateBuilder,
+) -> datafusion::execution::session_state::SessionStateBuilder {
+    builder.with_physical_optimizer_rules(crate::sorted_aggregate::physical_optimizer_rules_with(
+        std::sync::Arc::new(shuffle_order::ResortAfterShuffle),
+    ))
+}
