@@ -175,20 +175,26 @@ def check_same_ingest(reference, other, engine):
     """The ingest job: the same trades in both outputs. tickflow numbers its own `seq` and keeps
     the file's as `source_seq`."""
     import duckdb
-    def cols(path):
+    def select(path):
         names = [r[0] for r in duckdb.sql(
             f"DESCRIBE SELECT * FROM read_parquet('{path}/*/*.parquet')").fetchall()]
         seq = "source_seq" if "source_seq" in names else "seq"
-        return f"symbol, ts::TIMESTAMPTZ AS ts, price::DECIMAL(18, 4), size, exchange, conditions, {seq}"
-    def missing(a, b):
-        return duckdb.sql(f"""SELECT count(*) FROM (
-          SELECT {cols(a)} FROM read_parquet('{a}/*/*.parquet') EXCEPT ALL
-          SELECT {cols(b)} FROM read_parquet('{b}/*/*.parquet'))""").fetchall()[0][0]
-    if missing(reference, other) or missing(other, reference):
+        return (f"SELECT symbol, ts::TIMESTAMPTZ AS ts, price::DECIMAL(18, 4), size, exchange, "
+                f"conditions, {seq} FROM read_parquet('{path}/*/*.parquet')")
+    if rows_differ(select(reference), select(other)):
         sys.exit(f"{engine}: its Parquet holds other trades than tickflow's ({other} vs {reference})")
 
 # Job (c): over 1-minute closes, a 20-bar moving average and the rolling (20-bar) sample standard
 # deviation of log returns, per symbol; the first bars average what there is.
+# The windows over `bars(symbol, bar, close)`, the same SQL in tickflow and DuckDB.
+WINDOWS_SQL = """  returns AS (
+    SELECT symbol, bar, close,
+           ln(close / lag(close) OVER (PARTITION BY symbol ORDER BY bar)) AS ret FROM bars)
+  SELECT symbol, bar, close,
+         avg(close) OVER w AS ma20, stddev_samp(ret) OVER w AS vol20
+  FROM returns
+  WINDOW w AS (PARTITION BY symbol ORDER BY bar ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)"""
+
 def tickflow_window_sql(data, out, ordered):
     ddl, source = table_source(data, ordered)
     return ddl + f"""COPY (
@@ -196,13 +202,7 @@ def tickflow_window_sql(data, out, ordered):
     SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS bar,
            CAST(ohlc(ts, price, seq)['close'] AS DOUBLE) AS close
     FROM {source} GROUP BY 1, 2),
-  returns AS (
-    SELECT symbol, bar, close,
-           ln(close / lag(close) OVER (PARTITION BY symbol ORDER BY bar)) AS ret FROM bars)
-  SELECT symbol, bar, close,
-         avg(close) OVER w AS ma20, stddev_samp(ret) OVER w AS vol20
-  FROM returns
-  WINDOW w AS (PARTITION BY symbol ORDER BY bar ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)
+{WINDOWS_SQL}
 ) TO '{out}' STORED AS PARQUET"""
 
 DUCKDB_WINDOW = """
@@ -215,15 +215,9 @@ con.execute(f'''COPY (
     SELECT symbol, time_bucket(INTERVAL '1 minute', ts::TIMESTAMPTZ) AS bar,
            arg_max(price, seq)::DOUBLE AS close
     FROM read_parquet('{data}/*/*.parquet', hive_partitioning = true) GROUP BY ALL),
-  returns AS (
-    SELECT symbol, bar, close,
-           ln(close / lag(close) OVER (PARTITION BY symbol ORDER BY bar)) AS ret FROM bars)
-  SELECT symbol, bar, close,
-         avg(close) OVER w AS ma20, stddev_samp(ret) OVER w AS vol20
-  FROM returns
-  WINDOW w AS (PARTITION BY symbol ORDER BY bar ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)
+WINDOWS
 ) TO '{out}' (FORMAT parquet)''')
-"""
+""".replace("WINDOWS", WINDOWS_SQL)
 
 POLARS_WINDOW = """
 import polars as pl, sys
@@ -301,16 +295,19 @@ def parquet_glob(path):
     """A Parquet output: one file, or a directory of part files (Spark's)."""
     return f"{path}/*.parquet" if Path(path).is_dir() else str(path)
 
+def rows_differ(a, b):
+    """Rows of one query result (SQL over read_parquet) missing from the other, both ways."""
+    import duckdb
+    count = lambda x, y: duckdb.sql(f"SELECT count(*) FROM ({x} EXCEPT ALL {y})").fetchall()[0][0]
+    return count(a, b) + count(b, a)
+
 def check_same_rows(reference, other, engine):
     """The fetch job: the same trades, field by field."""
     import duckdb
-    def missing(a, b):
-        return duckdb.sql(f"""SELECT count(*) FROM (
-          SELECT symbol, ts::TIMESTAMPTZ, price, size, seq FROM read_parquet('{parquet_glob(a)}')
-          EXCEPT ALL
-          SELECT symbol, ts::TIMESTAMPTZ, price, size, seq FROM read_parquet('{parquet_glob(b)}'))""").fetchall()[0][0]
+    select = lambda p: (f"SELECT symbol, ts::TIMESTAMPTZ, price, size, seq "
+                        f"FROM read_parquet('{parquet_glob(p)}')")
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{parquet_glob(reference)}')").fetchall()[0][0]
-    if rows == 0 or missing(reference, other) or missing(other, reference):
+    if rows == 0 or rows_differ(select(reference), select(other)):
         sys.exit(f"{engine}: its rows differ from tickflow's ({other} vs {reference}, {rows} rows)")
 
 def check_same(reference, other, engine):

@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
@@ -35,16 +34,16 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
+        crate::sorted_aggregate::replace_nodes(plan, |node| {
             let Some(repartition) = node.downcast_ref::<RepartitionExec>() else {
-                return Ok(Transformed::no(node));
+                return Ok(None);
             };
             let (true, Partitioning::Hash(..), Some(order)) = (
                 repartition.preserve_order(),
                 repartition.partitioning(),
                 node.output_ordering(),
             ) else {
-                return Ok(Transformed::no(node));
+                return Ok(None);
             };
             let plain = RepartitionExec::try_new(
                 Arc::clone(repartition.input()),
@@ -52,9 +51,8 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
             )?;
             let sort =
                 SortExec::new(order.clone(), Arc::new(plain)).with_preserve_partitioning(true);
-            Ok(Transformed::yes(Arc::new(sort) as Arc<dyn ExecutionPlan>))
+            Ok(Some(Arc::new(sort)))
         })
-        .map(|t| t.data)
     }
 
     fn name(&self) -> &str {

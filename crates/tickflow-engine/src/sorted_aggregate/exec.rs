@@ -7,7 +7,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, internal_err};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr};
-use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::execution_plan::{
     CardinalityEffect, ChildrenPropertiesMode, ReplaceChildrenOptions,
 };
@@ -70,10 +70,6 @@ impl SortedAggregateExec {
         } else {
             agg
         })
-    }
-
-    fn mode(&self) -> &AggregateMode {
-        self.agg.mode()
     }
 }
 
@@ -155,14 +151,8 @@ impl ExecutionPlan for SortedAggregateExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let input = self.agg.input().execute(partition, Arc::clone(&context))?;
-        let stream = SortedAggregateStream::try_new(
-            &self.agg,
-            self.mode(),
-            input,
-            &context,
-            &self.metrics,
-            partition,
-        )?;
+        let stream =
+            SortedAggregateStream::try_new(&self.agg, input, &context, &self.metrics, partition)?;
         Ok(Box::pin(stream))
     }
 

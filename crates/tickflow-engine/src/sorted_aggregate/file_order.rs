@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -37,20 +36,15 @@ impl PhysicalOptimizerRule for OneFilePerPartition {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
+        super::replace_nodes(plan, |node| {
             if node.output_ordering().is_some() {
-                return Ok(Transformed::no(node));
+                return Ok(None);
             }
-            let split = node
+            Ok(node
                 .downcast_ref::<DataSourceExec>()
                 .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
-                .and_then(one_file_per_group);
-            Ok(match split {
-                Some(exec) => Transformed::yes(exec),
-                None => Transformed::no(node),
-            })
+                .and_then(one_file_per_group))
         })
-        .map(|t| t.data)
     }
 
     fn name(&self) -> &str {

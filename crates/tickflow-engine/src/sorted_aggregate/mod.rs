@@ -81,17 +81,12 @@ impl PhysicalOptimizerRule for UseSortedAggregate {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| {
-            let Some(agg) = node.downcast_ref::<AggregateExec>() else {
-                return Ok(Transformed::no(node));
-            };
-            if !SortedAggregateExec::supports(agg) {
-                return Ok(Transformed::no(node));
-            }
-            let sorted = SortedAggregateExec::try_new(Arc::new(agg.clone()))?;
-            Ok(Transformed::yes(Arc::new(sorted) as Arc<dyn ExecutionPlan>))
+        replace_nodes(plan, |node| match node.downcast_ref::<AggregateExec>() {
+            Some(agg) if SortedAggregateExec::supports(agg) => Ok(Some(Arc::new(
+                SortedAggregateExec::try_new(Arc::new(agg.clone()))?,
+            ))),
+            _ => Ok(None),
         })
-        .map(|t| t.data)
     }
 
     fn name(&self) -> &str {
@@ -101,6 +96,21 @@ impl PhysicalOptimizerRule for UseSortedAggregate {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// `plan` with every node for which `replace` returns a new node replaced by it, bottom up: the
+/// plumbing tickflow's physical rules share.
+pub(crate) fn replace_nodes(
+    plan: Arc<dyn ExecutionPlan>,
+    mut replace: impl FnMut(&Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        Ok(match replace(&node)? {
+            Some(new) => Transformed::yes(new),
+            None => Transformed::no(node),
+        })
+    })
+    .map(|t| t.data)
 }
 
 #[cfg(test)]

@@ -73,12 +73,12 @@ fn groups_accumulator(expr: &Arc<AggregateFunctionExpr>) -> Result<Box<dyn Group
 impl SortedAggregateStream {
     pub(super) fn try_new(
         agg: &Arc<AggregateExec>,
-        mode: &AggregateMode,
         input: SendableRecordBatchStream,
         context: &TaskContext,
         metrics: &ExecutionPlanMetricsSet,
         partition: usize,
     ) -> Result<Self> {
+        let mode = agg.mode();
         let (raw_input, final_output) = match mode {
             AggregateMode::Partial => (true, false),
             AggregateMode::Single | AggregateMode::SinglePartitioned => (true, true),
@@ -275,34 +275,21 @@ impl Stream for SortedAggregateStream {
                 },
                 Some(Err(e)) => Err(e),
                 None => {
-                    let last = self.emit_last();
+                    // The input has ended: the open group is complete too.
                     self.input_done = true;
-                    last
+                    if let Some(open) = self.open_key.take() {
+                        self.done_keys.push(open);
+                        self.done += 1;
+                    }
+                    self.emit()
                 }
             };
-            let emitted = emitted.transpose();
-            if let Some(Ok(batch)) = &emitted {
+            if let Ok(Some(batch)) = &emitted {
                 self.metrics.record_output(batch.num_rows());
             }
-            if emitted.is_some() {
-                return Poll::Ready(emitted);
-            }
-            if self.input_done {
-                self.reservation.free();
-                return Poll::Ready(None);
-            }
+            // `None` only when the input ended with no group held.
+            return Poll::Ready(emitted.transpose());
         }
-    }
-}
-
-impl SortedAggregateStream {
-    /// Everything held, once the input has ended.
-    fn emit_last(&mut self) -> Result<Option<RecordBatch>> {
-        if let Some(open) = self.open_key.take() {
-            self.done_keys.push(open);
-            self.done += 1;
-        }
-        self.emit()
     }
 }
 
