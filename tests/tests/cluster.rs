@@ -288,13 +288,9 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
         assert_same_rows(&sql, &sorted_lines(&l), &sorted_lines(&r), 0.0);
     }
     // A window over bars of the ordered table: the order the window relies on must survive
-    // Ballista's shuffle (it did not: cluster::shuffle_order). Checked with Ballista's static
-    // planner, which plans with tickflow's rules; under its adaptive planner (the default) this
-    // query is still wrong on Ballista 55 — a known gap, see benches/compare/analysis.md.
-    run(remote, "SET ballista.planner.adaptive.enabled = false")
-        .await
-        .expect("static planner");
-    let sql = "SELECT symbol, b, c, avg(c) OVER w AS ma, c / lag(c) OVER w AS r \
+    // Ballista's shuffle (it did not: cluster::stage_plan), with the session's default planner.
+    let sql = "SELECT symbol, b, c, avg(c) OVER w AS ma, c / lag(c) OVER w AS r, \
+                      row_number() OVER (PARTITION BY symbol ORDER BY b) AS n \
                FROM (SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS b, \
                             CAST(ohlc(ts, price, seq)['close'] AS DOUBLE) AS c \
                      FROM ordered_trades GROUP BY 1, 2) \
@@ -303,9 +299,6 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
     let r = run(remote, sql).await.expect("cluster window query");
     assert!(l.lines().count() > 100, "{sql}: too few bars");
     assert_same_rows(sql, &sorted_lines(&l), &sorted_lines(&r), 1e-10);
-    run(remote, "SET ballista.planner.adaptive.enabled = true")
-        .await
-        .expect("adaptive planner");
 }
 
 /// The heart of an error message: on its first line, the text after the last DataFusion error

@@ -15,7 +15,7 @@ use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 
-use super::with_cluster_rules;
+use crate::sorted_aggregate::with_sorted_aggregation;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tonic::Code;
 
@@ -138,16 +138,27 @@ pub fn readable_error(text: &str) -> String {
 
 /// A state with the client's settings and tickflow's codecs, ready for Ballista to upgrade.
 ///
-/// Ballista's adaptive planner (on by default) plans stages with its own fixed list of physical
-/// rules, so tickflow's (see [`super::with_cluster_rules`]) apply where it is off: `--standalone`
-/// and Flight SQL sessions. It stays on: Ballista 55's static planner fails on a join with a
-/// dynamic filter ("Cannot swap HashJoin") and the job never finishes.
+/// Ballista's adaptive planner (`ballista.planner.adaptive.enabled`) is off by default here: on
+/// Ballista 55 it returns wrong window results over a table sorted by its partition key (the
+/// shuffle between the bars and the window scatters a symbol's rows: `row_number()` numbered
+/// a symbol's first bar 916, then 1, then 408), and it plans with its own rule list instead of
+/// tickflow's. Its static planner, in turn, hangs on a join whose build side feeds a dynamic
+/// filter ("Cannot swap HashJoin", the job never finishes), so dynamic filter pushdown is off
+/// too (`datafusion.optimizer.enable_dynamic_filter_pushdown`). Both can be set back per session.
 fn client_state(config: SessionConfig) -> SessionState {
-    let config = config
+    let mut config = config
+        .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(logical_codec())
         .with_ballista_physical_extension_codec(physical_codec());
+    config
+        .options_mut()
+        .set(
+            "datafusion.optimizer.enable_dynamic_filter_pushdown",
+            "false",
+        )
+        .expect("a DataFusion 55 setting");
     // The in-process scheduler of `--standalone` plans with this state's physical rules.
-    with_cluster_rules(
+    with_sorted_aggregation(
         SessionStateBuilder::new()
             .with_default_features()
             .with_config(config),

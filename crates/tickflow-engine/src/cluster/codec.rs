@@ -11,6 +11,8 @@
 //!   stock decoder asks the registry first and the codec second);
 //! - in-memory tables (what `CREATE TABLE .. AS SELECT` makes) travel as Arrow IPC
 //!   ([`super::memory_table`]), which DataFusion's plan encoding cannot do;
+//! - a stage plan is prepared for the executor as it is decoded ([`super::stage_plan`]): the
+//!   sorts a shuffle made necessary, and sorted aggregation;
 //! - later, tickflow's own plan nodes (gap fill, ...) are encoded here.
 //!
 //! The `time_bucket` table function needs nothing here: it returns a view that DataFusion's
@@ -29,7 +31,7 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, 
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
-use super::{memory_table, sorted_aggregate_codec};
+use super::{memory_table, sorted_aggregate_codec, stage_plan};
 use crate::sorted_aggregate::SortedAggregateExec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
@@ -156,10 +158,16 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // Every stage plan is rooted in one of Ballista's shuffle writers, so each stage body
+        // passes through here as the input of some extension node.
+        let inputs = inputs
+            .iter()
+            .map(|input| stage_plan::prepare(Arc::clone(input)))
+            .collect::<Result<Vec<_>>>()?;
         if sorted_aggregate_codec::is_encoded(buf) {
-            return sorted_aggregate_codec::decode(buf, inputs, ctx, self, proto_converter);
+            return sorted_aggregate_codec::decode(buf, &inputs, ctx, self, proto_converter);
         }
-        self.inner.try_decode(buf, inputs, ctx, proto_converter)
+        self.inner.try_decode(buf, &inputs, ctx, proto_converter)
     }
 
     fn try_encode(

@@ -1,0 +1,249 @@
+//! What tickflow does to a stage plan when it is decoded, before a Ballista executor runs it.
+//!
+//! **Orders the shuffle lost.** Ballista's shuffle reader concatenates the map tasks' outputs,
+//! so whatever order a stage's input had is gone after it. Ballista 55's scheduler does not
+//! always know: its adaptive planner (`ballista.planner.adaptive.enabled`, on by default) turns
+//! each hash repartition into an `ExchangeExec` that keeps its input's ordering in its
+//! properties, re-plans the stages above with DataFusion's rules, and `EnforceSorting` then drops
+//! the sorts those stages need. The static planner cuts stages at an order-preserving
+//! repartition with the same effect. Either way a window function or a sort-preserving merge
+//! reads rows out of order (found by the benchmark harness: a 20-bar moving average over a
+//! `WITH ORDER` table differed from DuckDB's in 355,253 of 365,370 rows on the cluster). The
+//! adaptive planner runs its own fixed rule list, so no session rule can step in there; but every
+//! stage reaches the executor through tickflow's codec, and there the plan is rebuilt bottom-up
+//! from its real inputs (a shuffle reader claims no order). [`prepare`] then adds a per-partition
+//! `SortExec` under every operator whose hard ordering requirement its input does not meet.
+//!
+//! **Sorted aggregation.** The adaptive planner's rule list also lacks
+//! [`UseSortedAggregate`](crate::sorted_aggregate::UseSortedAggregate), so an aggregation over
+//! a sorted scan reaches the executor as DataFusion's hashing `AggregateExec`. [`prepare`] applies
+//! the rule on the executor, where the input's order is known for certain.
+//!
+//! ```sql
+//! CREATE EXTERNAL TABLE bars STORED AS PARQUET LOCATION 'bars/' WITH ORDER (symbol, bucket);
+//! -- on the cluster the window below is correct: the stage that computes it sorts its input
+//! SELECT symbol, bucket, avg(close) OVER (PARTITION BY symbol ORDER BY bucket
+//!   ROWS BETWEEN 19 PRECEDING AND CURRENT ROW) FROM bars;
+//! ```
+
+use std::sync::Arc;
+
+use ballista_core::execution_plans::RangeShuffleReaderExec;
+use datafusion::common::Result;
+use datafusion::common::config::ConfigOptions;
+use datafusion::physical_expr::{LexOrdering, OrderingRequirements};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+
+use crate::sorted_aggregate::{UseSortedAggregate, replace_nodes};
+
+/// `plan` with the sorts its operators need and the sorted aggregations its input allows.
+pub fn prepare(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    let plan = sort_merged_shuffles(plan)?;
+    let plan = restore_input_orders(plan)?;
+    UseSortedAggregate.optimize(plan, &ConfigOptions::default())
+}
+
+/// `plan` with each of Ballista's order-merging shuffle readers (`RangeShuffleReaderExec`)
+/// under a sort of the order it claims (unless it is already).
+///
+/// Under the adaptive planner a stage whose input was sorted reads its shuffle through a k-way
+/// merge that trusts every map output to be sorted. They are not always: on Ballista 55 a window
+/// over bars read that way numbered a symbol's first bar 369 (`row_number()`) and lagged it
+/// against another symbol's close. A merge loses no rows, so sorting its output restores the
+/// order at the cost of a sort.
+pub fn sort_merged_shuffles(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    // A reader at the top of a stage body has no parent here to be sorted under.
+    if let Some(reader) = plan.downcast_ref::<RangeShuffleReaderExec>() {
+        let order = reader.merge_ordering().clone();
+        return Ok(Arc::new(
+            SortExec::new(order, plan).with_preserve_partitioning(true),
+        ));
+    }
+    replace_nodes(plan, |node| {
+        if node.is::<SortExec>() {
+            return Ok(None);
+        }
+        let children = node.children();
+        if !children.iter().any(|c| c.is::<RangeShuffleReaderExec>()) {
+            return Ok(None);
+        }
+        let children = children
+            .into_iter()
+            .map(
+                |child| match child.downcast_ref::<RangeShuffleReaderExec>() {
+                    Some(reader) => Arc::new(
+                        SortExec::new(reader.merge_ordering().clone(), Arc::clone(child))
+                            .with_preserve_partitioning(true),
+                    ) as Arc<dyn ExecutionPlan>,
+                    None => Arc::clone(child),
+                },
+            )
+            .collect();
+        Ok(Some(Arc::clone(node).replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )?))
+    })
+}
+
+/// `plan` with a per-partition `SortExec` under each operator whose hard ordering requirement
+/// its input does not satisfy. A plan whose requirements all hold comes back unchanged.
+pub fn restore_input_orders(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    replace_nodes(plan, |node| {
+        let children = node.children();
+        let mut changed = false;
+        let mut new_children = Vec::with_capacity(children.len());
+        for (child, requirement) in children.into_iter().zip(node.required_input_ordering()) {
+            match requirement.and_then(|r| missing_order(child, r).transpose()) {
+                Some(order) => {
+                    changed = true;
+                    new_children.push(Arc::new(
+                        SortExec::new(order?, Arc::clone(child)).with_preserve_partitioning(true),
+                    ) as Arc<dyn ExecutionPlan>);
+                }
+                None => new_children.push(Arc::clone(child)),
+            }
+        }
+        if changed {
+            Ok(Some(Arc::clone(node).replace_children(
+                new_children,
+                ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+            )?))
+        } else {
+            Ok(None)
+        }
+    })
+}
+
+/// The order to sort `child` by when it satisfies none of `requirement`'s alternatives and the
+/// requirement is hard; `None` when nothing is missing (or the operator works without it).
+fn missing_order(
+    child: &Arc<dyn ExecutionPlan>,
+    requirement: OrderingRequirements,
+) -> Result<Option<LexOrdering>> {
+    let (alternatives, soft) = requirement.into_alternatives();
+    if soft {
+        return Ok(None);
+    }
+    let properties = child.equivalence_properties();
+    for alternative in &alternatives {
+        if properties.ordering_satisfy_requirement(alternative.clone())? {
+            return Ok(None);
+        }
+    }
+    Ok(alternatives.into_iter().next().map(LexOrdering::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{EngineConfig, local_context};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::physical_plan::{collect, displayable};
+
+    /// A window whose sort was dropped reads its rows out of order; `prepare` sorts again and
+    /// the rows come back as the local plan computes them. Symbol A's rows are in two files
+    /// ((3, 5) and (4)), so no way of concatenating them is in order.
+    #[tokio::test]
+    async fn a_window_over_a_lost_order_gets_its_sort_back() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let ctx = local_context(&EngineConfig {
+            target_partitions: Some(3),
+            ..EngineConfig::default()
+        })?;
+        for (i, rows) in [
+            "('A', 3, 1.0), ('A', 5, 2.0), ('B', 1, 4.0)",
+            "('A', 1, 8.0), ('B', 2, 16.0), ('C', 9, 32.0)",
+            "('A', 4, 0.5), ('B', 4, 64.0), ('C', 7, 128.0)",
+        ]
+        .iter()
+        .enumerate()
+        {
+            ctx.sql(&format!(
+                "COPY (SELECT * FROM (VALUES {rows}) v(sym, minute, px) ORDER BY sym, minute) \
+                 TO '{}/{i}.parquet' STORED AS PARQUET",
+                dir.path().display()
+            ))
+            .await?
+            .collect()
+            .await?;
+        }
+        ctx.sql(&format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/' \
+             WITH ORDER (sym ASC, minute ASC)",
+            dir.path().display()
+        ))
+        .await?
+        .collect()
+        .await?;
+        let sql = "SELECT sym, minute, sum(px) OVER (PARTITION BY sym ORDER BY minute \
+                   ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM t";
+        let plan = ctx.sql(sql).await?.create_physical_plan().await?;
+        let expected =
+            pretty_format_batches(&sort_rows(collect(plan, ctx.task_ctx()).await?))?.to_string();
+
+        // A fresh plan: a repartition runs once.
+        let lossy = lose_order(ctx.sql(sql).await?.create_physical_plan().await?)?;
+        let text = displayable(lossy.as_ref()).indent(true).to_string();
+        assert!(
+            !text.contains("SortExec"),
+            "the test needs a plan that relies on the repartition's order:\n{text}"
+        );
+        let wrong = lose_order(ctx.sql(sql).await?.create_physical_plan().await?)?;
+        // Without its sort the window reads A out of order: a wrong sum, or DataFusion notices.
+        match collect(wrong, ctx.task_ctx()).await {
+            Ok(rows) => assert_ne!(
+                pretty_format_batches(&sort_rows(rows))?.to_string(),
+                expected
+            ),
+            Err(e) => assert!(e.to_string().contains("to be ordered"), "{e}"),
+        }
+        let fixed = prepare(Arc::clone(&lossy))?;
+        let text = displayable(fixed.as_ref()).indent(true).to_string();
+        assert!(text.contains("SortExec"), "{text}");
+        let got =
+            pretty_format_batches(&sort_rows(collect(fixed, ctx.task_ctx()).await?))?.to_string();
+        assert_eq!(got, expected);
+
+        // A plan whose orders hold is left as it is.
+        let plan = ctx.sql(sql).await?.create_physical_plan().await?;
+        let before = displayable(plan.as_ref()).indent(true).to_string();
+        let after = displayable(restore_input_orders(plan)?.as_ref())
+            .indent(true)
+            .to_string();
+        assert_eq!(before, after);
+        Ok(())
+    }
+
+    /// `plan` without its sorts, each operator above keeping the mode it was planned in: what
+    /// the scheduler hands over when it believed a shuffle kept the order.
+    fn lose_order(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+        replace_nodes(plan, |node| {
+            Ok(node
+                .downcast_ref::<SortExec>()
+                .map(|sort| Arc::clone(sort.input())))
+        })
+    }
+
+    fn sort_rows(
+        batches: Vec<datafusion::arrow::record_batch::RecordBatch>,
+    ) -> Vec<datafusion::arrow::record_batch::RecordBatch> {
+        let Some(first) = batches.first() else {
+            return batches;
+        };
+        let all = datafusion::arrow::compute::concat_batches(&first.schema(), &batches).unwrap();
+        let columns: Vec<_> = all
+            .columns()
+            .iter()
+            .map(|c| datafusion::arrow::compute::SortColumn {
+                values: Arc::clone(c),
+                options: None,
+            })
+            .collect();
+        let indices = datafusion::arrow::compute::lexsort_to_indices(&columns, None).unwrap();
+        vec![datafusion::arrow::compute::take_record_batch(&all, &indices).unwrap()]
+    }
+}
