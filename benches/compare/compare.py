@@ -475,8 +475,7 @@ def main():
                      for w in (opt.widths.split(",") if j == "bars" else [""])]
             for job, layout, width in cases:
                 supported = {"bars": all_engines, "fetch": ["tickflow", "cluster", "duckdb", "polars"],
-                             # The cluster gets this one wrong under Ballista's adaptive planner (analysis.md).
-                             "window": ["tickflow", "duckdb", "polars"],
+                             "window": ["tickflow", "cluster", "duckdb", "polars"],
                              "ingest": ["tickflow", "duckdb"]}[job]
                 engines = [e for e in all_engines if e in supported
                            and (e != "spark" or rows <= parse_rows(opt.spark_max_rows))]

@@ -299,6 +299,15 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
     let r = run(remote, sql).await.expect("cluster window query");
     assert!(l.lines().count() > 100, "{sql}: too few bars");
     assert_same_rows(sql, &sorted_lines(&l), &sorted_lines(&r), 1e-10);
+    // The scheduler's stages are the ones the executors run (no sort had to be added on an
+    // executor), so the cluster's EXPLAIN ANALYZE lines up every stage's metrics.
+    let analyzed = run(remote, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .expect("cluster EXPLAIN ANALYZE");
+    assert!(
+        analyzed.contains("BoundedWindowAggExec") && analyzed.contains("output_rows="),
+        "{analyzed}"
+    );
 }
 
 /// The heart of an error message: on its first line, the text after the last DataFusion error

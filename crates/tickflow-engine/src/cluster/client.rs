@@ -15,7 +15,7 @@ use datafusion::common::{DataFusionError, Result, plan_err};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 
-use crate::sorted_aggregate::with_sorted_aggregation;
+use super::with_cluster_rules;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tonic::Code;
 
@@ -158,7 +158,7 @@ fn client_state(config: SessionConfig) -> SessionState {
         )
         .expect("a DataFusion 55 setting");
     // The in-process scheduler of `--standalone` plans with this state's physical rules.
-    with_sorted_aggregation(
+    with_cluster_rules(
         SessionStateBuilder::new()
             .with_default_features()
             .with_config(config),

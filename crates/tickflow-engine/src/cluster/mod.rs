@@ -11,15 +11,26 @@
 //! the executors' default registry lacks the nested functions (theirs is built from a full
 //! session); a codec that does not wrap Ballista's loses Parquet scans and shuffles; an
 //! `EmptyRelation` loses its columns on the wire ([`empty_relation`]); the shuffle between stages
-//! loses an order the plan relies on, and the adaptive planner ignores a session's physical
-//! rules ([`stage_plan`] mends both on the executors).
+//! loses an order the plan relies on ([`shuffle_order`] re-sorts in the plan the scheduler makes;
+//! [`stage_plan`] checks again on the executors, where the adaptive planner's stages arrive).
 
 pub mod client;
 pub mod codec;
 pub mod empty_relation;
 pub mod memory_table;
 pub mod roles;
+pub mod shuffle_order;
 mod sorted_aggregate_codec;
 pub mod stage_plan;
 
 pub use client::{readable_error, remote_context, scheduler_address, standalone_context};
+
+/// The physical rules of a session that plans for Ballista: tickflow's local ones, and
+/// [`shuffle_order::ResortAfterShuffle`] because the shuffle between stages loses order.
+pub(crate) fn with_cluster_rules(
+    builder: datafusion::execution::session_state::SessionStateBuilder,
+) -> datafusion::execution::session_state::SessionStateBuilder {
+    builder.with_physical_optimizer_rules(crate::sorted_aggregate::physical_optimizer_rules_with(
+        std::sync::Arc::new(shuffle_order::ResortAfterShuffle),
+    ))
+}

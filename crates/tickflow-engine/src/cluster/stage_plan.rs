@@ -1,23 +1,28 @@
 //! What tickflow does to a stage plan when it is decoded, before a Ballista executor runs it.
 //!
 //! **Orders the shuffle lost.** Ballista's shuffle reader concatenates the map tasks' outputs,
-//! so whatever order a stage's input had is gone after it. Ballista 55's scheduler does not
-//! always know: its adaptive planner (`ballista.planner.adaptive.enabled`, on by default) turns
-//! each hash repartition into an `ExchangeExec` that keeps its input's ordering in its
-//! properties, re-plans the stages above with DataFusion's rules, and `EnforceSorting` then drops
-//! the sorts those stages need. The static planner cuts stages at an order-preserving
-//! repartition with the same effect. Either way a window function or a sort-preserving merge
-//! reads rows out of order (found by the benchmark harness: a 20-bar moving average over a
-//! `WITH ORDER` table differed from DuckDB's in 355,253 of 365,370 rows on the cluster). The
-//! adaptive planner runs its own fixed rule list, so no session rule can step in there; but every
+//! so whatever order a stage's input had is gone after it. The scheduler's plan re-sorts where
+//! tickflow's rules run ([`super::shuffle_order`]), but not every plan is made by them: Ballista
+//! 55's adaptive planner (`ballista.planner.adaptive.enabled`) re-plans each stage with its own
+//! fixed rule list, and keeps an input's ordering in the properties of the exchange that
+//! replaces a hash repartition, so `EnforceSorting` drops the sorts the next stage needs. Every
 //! stage reaches the executor through tickflow's codec, and there the plan is rebuilt bottom-up
-//! from its real inputs (a shuffle reader claims no order). [`prepare`] then adds a per-partition
-//! `SortExec` under every operator whose hard ordering requirement its input does not meet.
+//! from its real inputs (a shuffle reader claims no order); [`prepare`] then adds a
+//! per-partition `SortExec` under every operator whose hard ordering requirement its input does
+//! not meet. A sort added here is not in the scheduler's copy of the stage, so the cluster's
+//! `EXPLAIN ANALYZE` cannot line up that stage's metrics ("Stage metrics size mismatch"): a
+//! visible sign that the net caught something, never a wrong result.
 //!
-//! **Sorted aggregation.** The adaptive planner's rule list also lacks
-//! [`UseSortedAggregate`](crate::sorted_aggregate::UseSortedAggregate), so an aggregation over
-//! a sorted scan reaches the executor as DataFusion's hashing `AggregateExec`. [`prepare`] applies
-//! the rule on the executor, where the input's order is known for certain.
+//! This is not enough for the adaptive planner: on Ballista 55 it also scatters a symbol's bars
+//! across the window's partitions (`row_number()` numbered one symbol's first bars 916, 1, 408),
+//! which no sort mends. `tickflow --cluster` therefore plans with the static planner
+//! ([`super::client`]).
+//!
+//! **Sorted aggregation.** An aggregation over a sorted scan that reaches the executor as
+//! DataFusion's hashing `AggregateExec` (the adaptive planner's rule list lacks
+//! [`UseSortedAggregate`](crate::sorted_aggregate::UseSortedAggregate)) becomes a
+//! `SortedAggregateExec` here, where the input's order is known for certain; this replaces a
+//! node and adds none.
 //!
 //! ```sql
 //! CREATE EXTERNAL TABLE bars STORED AS PARQUET LOCATION 'bars/' WITH ORDER (symbol, bucket);
@@ -28,7 +33,6 @@
 
 use std::sync::Arc;
 
-use ballista_core::execution_plans::RangeShuffleReaderExec;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::physical_expr::{LexOrdering, OrderingRequirements};
@@ -41,52 +45,8 @@ use crate::sorted_aggregate::{UseSortedAggregate, replace_nodes};
 
 /// `plan` with the sorts its operators need and the sorted aggregations its input allows.
 pub fn prepare(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    let plan = sort_merged_shuffles(plan)?;
     let plan = restore_input_orders(plan)?;
     UseSortedAggregate.optimize(plan, &ConfigOptions::default())
-}
-
-/// `plan` with each of Ballista's order-merging shuffle readers (`RangeShuffleReaderExec`)
-/// under a sort of the order it claims (unless it is already).
-///
-/// Under the adaptive planner a stage whose input was sorted reads its shuffle through a k-way
-/// merge that trusts every map output to be sorted. They are not always: on Ballista 55 a window
-/// over bars read that way numbered a symbol's first bar 369 (`row_number()`) and lagged it
-/// against another symbol's close. A merge loses no rows, so sorting its output restores the
-/// order at the cost of a sort.
-pub fn sort_merged_shuffles(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    // A reader at the top of a stage body has no parent here to be sorted under.
-    if let Some(reader) = plan.downcast_ref::<RangeShuffleReaderExec>() {
-        let order = reader.merge_ordering().clone();
-        return Ok(Arc::new(
-            SortExec::new(order, plan).with_preserve_partitioning(true),
-        ));
-    }
-    replace_nodes(plan, |node| {
-        if node.is::<SortExec>() {
-            return Ok(None);
-        }
-        let children = node.children();
-        if !children.iter().any(|c| c.is::<RangeShuffleReaderExec>()) {
-            return Ok(None);
-        }
-        let children = children
-            .into_iter()
-            .map(
-                |child| match child.downcast_ref::<RangeShuffleReaderExec>() {
-                    Some(reader) => Arc::new(
-                        SortExec::new(reader.merge_ordering().clone(), Arc::clone(child))
-                            .with_preserve_partitioning(true),
-                    ) as Arc<dyn ExecutionPlan>,
-                    None => Arc::clone(child),
-                },
-            )
-            .collect();
-        Ok(Some(Arc::clone(node).replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )?))
-    })
 }
 
 /// `plan` with a per-partition `SortExec` under each operator whose hard ordering requirement

@@ -59,6 +59,16 @@ pub fn with_sorted_aggregation(builder: SessionStateBuilder) -> SessionStateBuil
     builder.with_physical_optimizer_rules(physical_optimizer_rules())
 }
 
+/// [`physical_optimizer_rules`] with `before_last` inserted before [`UseSortedAggregate`]: how a
+/// Ballista planning session adds its own rules.
+pub fn physical_optimizer_rules_with(
+    before_last: Arc<dyn PhysicalOptimizerRule + Send + Sync>,
+) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+    let mut rules = physical_optimizer_rules();
+    rules.insert(rules.len() - 1, before_last);
+    rules
+}
+
 /// Replaces each `AggregateExec` over input sorted by all its GROUP BY keys with a
 /// [`SortedAggregateExec`]. Register it last, after DataFusion has settled the plan's
 /// distribution and ordering.
