@@ -308,6 +308,56 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
         analyzed.contains("BoundedWindowAggExec") && analyzed.contains("output_rows="),
         "{analyzed}"
     );
+    // After each shuffle the map tasks' sorted outputs are merged, not sorted again.
+    assert!(
+        analyzed.contains("ShuffleMergeExec") && analyzed.contains("merged_runs="),
+        "{analyzed}"
+    );
+    bars_to_one_file(local, remote, &ordered).await;
+}
+
+/// The bars of the ordered table written to one Parquet file by the cluster, as the benchmark
+/// does: the same rows as local, in (symbol, bar) order in the file, and the cluster's
+/// `EXPLAIN ANALYZE` of the COPY lines up (the last stage's merge of the bars adds no sort).
+async fn bars_to_one_file(local: &SessionContext, remote: &SessionContext, ordered: &Path) {
+    let bars = "SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS b, vwap(price, size) AS v, \
+                count(*) AS n FROM ordered_trades GROUP BY 1, 2";
+    let out = ordered.with_file_name("bars.parquet");
+    let copy = format!("COPY ({bars}) TO '{}' STORED AS PARQUET", out.display());
+    run(remote, &copy).await.expect("cluster COPY of the bars");
+    let one_partition = SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new().with_target_partitions(1),
+    )
+    .enable_url_table();
+    let file = format!("SELECT symbol, b, v, n FROM '{}'", out.display());
+    let batches = one_partition
+        .sql(&file)
+        .await
+        .expect("read the bars back")
+        .collect()
+        .await
+        .expect("read the bars back");
+    // The file's rows in file order, as (symbol, bar) text: sorted, with no pair twice.
+    let keys: Vec<String> = pretty_format_batches(&batches)
+        .expect("printable")
+        .to_string()
+        .lines()
+        .filter(|l| l.starts_with("| "))
+        .skip(1)
+        .map(|l| l.split('|').take(3).collect::<Vec<_>>().join("|"))
+        .collect();
+    assert!(keys.len() > 100, "too few bars: {}", keys.len());
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "the cluster's bars file is not in (symbol, bar) order"
+    );
+    let written = canonical(&batches);
+    let expected = run(local, bars).await.expect("local bars");
+    assert_same_rows(bars, &sorted_lines(&expected), &sorted_lines(&written), 0.0);
+    let analyzed = run(remote, &format!("EXPLAIN ANALYZE {copy}"))
+        .await
+        .expect("cluster EXPLAIN ANALYZE of the COPY");
+    assert!(analyzed.contains("merged_runs="), "{analyzed}");
 }
 
 /// The heart of an error message: on its first line, the text after the last DataFusion error

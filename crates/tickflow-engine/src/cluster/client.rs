@@ -157,6 +157,12 @@ fn client_state(config: SessionConfig) -> SessionState {
             "false",
         )
         .expect("a DataFusion 55 setting");
+    // One partition per map task, so each map task's share of a hash shuffle is one sorted run
+    // that the reduce stage can merge instead of sorting (`shuffle_merge`).
+    config
+        .options_mut()
+        .set("ballista.scheduler.max_partitions_per_task", "1")
+        .expect("a Ballista 55 setting");
     // The in-process scheduler of `--standalone` plans with this state's physical rules.
     with_cluster_rules(
         SessionStateBuilder::new()

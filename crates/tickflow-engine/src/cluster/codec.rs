@@ -31,8 +31,7 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, 
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
-use super::{memory_table, sorted_aggregate_codec, stage_plan};
-use crate::sorted_aggregate::SortedAggregateExec;
+use super::{memory_table, node_codec, stage_plan};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 /// tickflow's scalar function named `name`, if it is one.
@@ -164,8 +163,8 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
             .iter()
             .map(|input| stage_plan::prepare(Arc::clone(input)))
             .collect::<Result<Vec<_>>>()?;
-        if sorted_aggregate_codec::is_encoded(buf) {
-            return sorted_aggregate_codec::decode(buf, &inputs, ctx, self, proto_converter);
+        if let Some(node) = node_codec::decode(buf, &inputs, ctx, self, proto_converter)? {
+            return Ok(node);
         }
         self.inner.try_decode(buf, &inputs, ctx, proto_converter)
     }
@@ -176,8 +175,8 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        if let Some(sorted) = node.downcast_ref::<SortedAggregateExec>() {
-            return sorted_aggregate_codec::encode(sorted, buf, self, proto_converter);
+        if node_codec::encode(&node, buf, self, proto_converter)? {
+            return Ok(());
         }
         self.inner.try_encode(node, buf, proto_converter)
     }
@@ -240,9 +239,12 @@ mod tests {
     }
 
     /// A sorted aggregation travels as DataFusion's aggregate and comes back sorted, over an
-    /// input that is still sorted on the other side, with the same results.
+    /// input that is still sorted on the other side; a shuffle merge travels as a sort and
+    /// comes back a shuffle merge; the results are the same.
     #[tokio::test]
     async fn a_sorted_aggregate_round_trips() -> Result<()> {
+        use crate::cluster::shuffle_merge::ShuffleMergeExec;
+        use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr, expressions::col};
         use datafusion::physical_plan::{collect, displayable};
         use datafusion_proto::bytes::{
             physical_plan_from_bytes_with_extension_codec,
@@ -271,8 +273,16 @@ mod tests {
             .sql("SELECT sym, minute, total_volume(size) v, count(*) n FROM t GROUP BY 1, 2 ORDER BY 1, 2")
             .await?;
         let plan = df.create_physical_plan().await?;
+        let by_volume =
+            LexOrdering::new([PhysicalSortExpr::new_default(col("v", &plan.schema())?).desc()])
+                .expect("one key");
+        let plan: Arc<dyn ExecutionPlan> = Arc::new(ShuffleMergeExec::new(by_volume, plan));
         let text = displayable(plan.as_ref()).indent(false).to_string();
         assert!(text.contains("SortedAggregateExec"), "{text}");
+        assert!(
+            text.starts_with("ShuffleMergeExec: expr=[v@2 DESC]"),
+            "{text}"
+        );
 
         let codec = TickflowPhysicalCodec::default();
         let bytes = physical_plan_to_bytes_with_extension_codec(plan.clone(), &codec)?;
@@ -287,7 +297,10 @@ mod tests {
         };
         let expected = format(&collect(plan, ctx.task_ctx()).await?)?;
         assert_eq!(format(&collect(decoded, ctx.task_ctx()).await?)?, expected);
-        assert!(expected.contains("| A   | 1      | 15 | 2 |"), "{expected}");
+        assert!(
+            expected.contains("| A   | 1      | 15 | 2 |\n| A   | 2      | 7  | 1 |"),
+            "{expected}"
+        );
         Ok(())
     }
 }

@@ -18,9 +18,10 @@ pub mod client;
 pub mod codec;
 pub mod empty_relation;
 pub mod memory_table;
+mod node_codec;
 pub mod roles;
+pub mod shuffle_merge;
 pub mod shuffle_order;
-mod sorted_aggregate_codec;
 pub mod stage_plan;
 
 pub use client::{readable_error, remote_context, scheduler_address, standalone_context};

@@ -10,8 +10,9 @@
 //! differed from DuckDB's in 355,253 of 365,370 rows on the cluster, and matched locally).
 //!
 //! [`ResortAfterShuffle`] rewrites each order-preserving hash repartition into a plain one with
-//! a per-partition sort of the same order above it, so the order the plan relies on is
-//! re-established after the shuffle (the sort runs in the consuming stage). It is a rule of the
+//! a [`ShuffleMergeExec`] of the same order above it, so the order the plan relies on is
+//! re-established after the shuffle, in the consuming stage: by merging the map tasks' outputs,
+//! each of which is sorted, or by a sort where they cannot be merged. It is a rule of the
 //! cluster's planning sessions only; locally the repartition keeps the order itself.
 
 use std::sync::Arc;
@@ -20,11 +21,12 @@ use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
+use super::shuffle_merge::ShuffleMergeExec;
+
 /// Replaces `RepartitionExec(Hash, preserve_order=true)` with a plain hash repartition and a
-/// `SortExec` (per partition) of the order it preserved.
+/// [`ShuffleMergeExec`] (per partition) of the order it preserved.
 #[derive(Debug, Default)]
 pub struct ResortAfterShuffle;
 
@@ -49,9 +51,10 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
                 Arc::clone(repartition.input()),
                 repartition.partitioning().clone(),
             )?;
-            let sort =
-                SortExec::new(order.clone(), Arc::new(plain)).with_preserve_partitioning(true);
-            Ok(Some(Arc::new(sort)))
+            Ok(Some(Arc::new(ShuffleMergeExec::new(
+                order.clone(),
+                Arc::new(plain),
+            ))))
         })
     }
 
@@ -72,10 +75,10 @@ mod tests {
     use datafusion::physical_plan::{collect, displayable};
 
     /// Over a table sorted by (sym, minute) the local plan keeps the order through an
-    /// order-preserving repartition; the rewritten plan sorts after a plain one instead, and
-    /// returns the same rows.
+    /// order-preserving repartition; the rewritten plan restores it after a plain one instead
+    /// (locally, where there is no shuffle to merge, by sorting), and returns the same rows.
     #[tokio::test]
-    async fn an_order_preserving_repartition_becomes_a_sort() -> Result<()> {
+    async fn an_order_preserving_repartition_becomes_a_shuffle_merge() -> Result<()> {
         let dir = tempfile::tempdir()?;
         let ctx = local_context(&EngineConfig {
             target_partitions: Some(2),
@@ -116,7 +119,7 @@ mod tests {
         let rewritten = ResortAfterShuffle.optimize(Arc::clone(&plan), &ConfigOptions::new())?;
         let after = displayable(rewritten.as_ref()).indent(false).to_string();
         assert!(!after.contains("preserve_order=true"), "{after}");
-        assert!(after.contains("SortExec"), "{after}");
+        assert!(after.contains("ShuffleMergeExec"), "{after}");
 
         let expected = pretty_format_batches(&collect(plan, ctx.task_ctx()).await?)?.to_string();
         let actual = pretty_format_batches(&collect(rewritten, ctx.task_ctx()).await?)?.to_string();

@@ -33,6 +33,7 @@
 
 use std::sync::Arc;
 
+use ballista_core::execution_plans::ShuffleReaderExec;
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::physical_expr::{LexOrdering, OrderingRequirements};
@@ -57,6 +58,7 @@ pub fn restore_input_orders(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn Exec
         let mut changed = false;
         let mut new_children = Vec::with_capacity(children.len());
         for (child, requirement) in children.into_iter().zip(node.required_input_ordering()) {
+            let requirement = requirement.filter(|_| !reads_pass_through_shuffle(child));
             match requirement.and_then(|r| missing_order(child, r).transpose()) {
                 Some(order) => {
                     changed = true;
@@ -76,6 +78,23 @@ pub fn restore_input_orders(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn Exec
             Ok(None)
         }
     })
+}
+
+/// Whether `child` reads a pass-through shuffle: each of its partitions is one map partition's
+/// output as the map task wrote it. Ballista's static planner cuts a plan there only below a
+/// `SortPreservingMergeExec` or a `CoalescePartitionsExec`, whose input the plan had already
+/// sorted as its consumer requires, so that order holds although the reader does not claim it.
+/// (Sorting again would cost a sort of every row, and add a node the scheduler's copy of the
+/// stage lacks.)
+fn reads_pass_through_shuffle(child: &Arc<dyn ExecutionPlan>) -> bool {
+    child
+        .downcast_ref::<ShuffleReaderExec>()
+        .is_some_and(|reader| {
+            !reader.broadcast
+                && reader.partition.iter().all(|locations| {
+                    locations.len() <= 1 && locations.iter().all(|l| !l.is_sort_shuffle)
+                })
+        })
 }
 
 /// The order to sort `child` by when it satisfies none of `requirement`'s alternatives and the
