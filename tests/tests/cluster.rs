@@ -354,6 +354,16 @@ async fn bars_to_one_file(local: &SessionContext, remote: &SessionContext, order
     let written = canonical(&batches);
     let expected = run(local, bars).await.expect("local bars");
     assert_same_rows(bars, &sorted_lines(&expected), &sorted_lines(&written), 0.0);
+    // Written with the session's Parquet settings (tickflow's: no dictionaries), as locally.
+    use datafusion::parquet::basic::Encoding;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(&out).expect("the bars file"))
+        .expect("a Parquet file");
+    let column = reader.metadata().row_group(0).column(2).clone();
+    assert!(
+        !column.encodings().any(|e| e == Encoding::RLE_DICTIONARY),
+        "the cluster ignored the session's dictionary_enabled = false: {column:?}"
+    );
     let analyzed = run(remote, &format!("EXPLAIN ANALYZE {copy}"))
         .await
         .expect("cluster EXPLAIN ANALYZE of the COPY");

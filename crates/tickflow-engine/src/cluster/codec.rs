@@ -31,7 +31,7 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, 
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
-use super::{memory_table, node_codec, stage_plan};
+use super::{file_format_options, memory_table, node_codec, stage_plan};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 /// tickflow's scalar function named `name`, if it is one.
@@ -107,7 +107,9 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
         buf: &[u8],
         ctx: &TaskContext,
     ) -> Result<Arc<dyn FileFormatFactory>> {
-        self.inner.try_decode_file_format(buf, ctx)
+        let (buf, marked) = file_format_options::strip(buf);
+        let factory = self.inner.try_decode_file_format(buf, ctx)?;
+        Ok(file_format_options::restore(factory, marked))
     }
 
     fn try_encode_file_format(
@@ -115,6 +117,7 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
         buf: &mut Vec<u8>,
         node: Arc<dyn FileFormatFactory>,
     ) -> Result<()> {
+        file_format_options::mark(&node, buf);
         self.inner.try_encode_file_format(buf, node)
     }
 

@@ -17,6 +17,7 @@
 pub mod client;
 pub mod codec;
 pub mod empty_relation;
+mod file_format_options;
 pub mod memory_table;
 mod node_codec;
 pub mod roles;
