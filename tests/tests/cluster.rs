@@ -317,8 +317,9 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
 }
 
 /// The bars of the ordered table written to one Parquet file by the cluster, as the benchmark
-/// does: the same rows as local, in (symbol, bar) order in the file, and the cluster's
-/// `EXPLAIN ANALYZE` of the COPY lines up (the last stage's merge of the bars adds no sort).
+/// does: the same rows as local, in (symbol, bar) order in the file, with the session's Parquet
+/// settings, in two stages; the cluster's `EXPLAIN ANALYZE` of the COPY lines up (the merge of
+/// the map outputs adds no sort on the executor).
 async fn bars_to_one_file(local: &SessionContext, remote: &SessionContext, ordered: &Path) {
     let bars = "SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS b, vwap(price, size) AS v, \
                 count(*) AS n FROM ordered_trades GROUP BY 1, 2";
@@ -367,7 +368,14 @@ async fn bars_to_one_file(local: &SessionContext, remote: &SessionContext, order
     let analyzed = run(remote, &format!("EXPLAIN ANALYZE {copy}"))
         .await
         .expect("cluster EXPLAIN ANALYZE of the COPY");
-    assert!(analyzed.contains("merged_runs="), "{analyzed}");
+    // Two stages: the partial bars of each file, then their merge, the final aggregation and
+    // the write, in one task (cluster::final_after_merge); no second shuffle of the bars.
+    assert!(
+        analyzed.contains("SuccessfulStage[stage_id=2")
+            && !analyzed.contains("stage_id=3")
+            && analyzed.contains("SortPreservingMergeExec"),
+        "{analyzed}"
+    );
 }
 
 /// The heart of an error message: on its first line, the text after the last DataFusion error

@@ -8,6 +8,8 @@ pub mod ingest;
 pub mod params;
 pub mod session;
 pub mod sorted_aggregate;
+#[cfg(test)]
+mod test_tables;
 
 pub use catalog::Catalog;
 pub use r#gen::{GenFormat, GenOptions, GenSummary, generate};

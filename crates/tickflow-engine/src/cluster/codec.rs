@@ -247,6 +247,7 @@ mod tests {
     #[tokio::test]
     async fn a_sorted_aggregate_round_trips() -> Result<()> {
         use crate::cluster::shuffle_merge::ShuffleMergeExec;
+        use crate::test_tables::sorted_table;
         use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr, expressions::col};
         use datafusion::physical_plan::{collect, displayable};
         use datafusion_proto::bytes::{
@@ -254,23 +255,15 @@ mod tests {
             physical_plan_to_bytes_with_extension_codec,
         };
         let dir = tempfile::tempdir()?;
-        let path = dir.path().join("t.parquet");
         let ctx = local_context(&EngineConfig::default())?;
-        ctx.sql(&format!(
-            "COPY (SELECT * FROM (VALUES ('A', 1, 10), ('A', 1, 5), ('A', 2, 7), ('B', 1, 1)) \
-             v(sym, minute, size)) TO '{}' STORED AS PARQUET",
-            path.display()
-        ))
-        .await?
-        .collect()
-        .await?;
-        ctx.sql(&format!(
-            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}' \
-             WITH ORDER (sym ASC, minute ASC)",
-            path.display()
-        ))
-        .await?
-        .collect()
+        let rows = "('A', 1, 10), ('A', 1, 5), ('A', 2, 7), ('B', 1, 1)";
+        sorted_table(
+            &ctx,
+            dir.path(),
+            "sym, minute, size",
+            "sym, minute",
+            &[rows],
+        )
         .await?;
         let df = ctx
             .sql("SELECT sym, minute, total_volume(size) v, count(*) n FROM t GROUP BY 1, 2 ORDER BY 1, 2")

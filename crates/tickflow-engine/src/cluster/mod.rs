@@ -18,6 +18,7 @@ pub mod client;
 pub mod codec;
 pub mod empty_relation;
 mod file_format_options;
+pub mod final_after_merge;
 pub mod memory_table;
 mod node_codec;
 pub mod roles;
@@ -27,12 +28,16 @@ pub mod stage_plan;
 
 pub use client::{readable_error, remote_context, scheduler_address, standalone_context};
 
-/// The physical rules of a session that plans for Ballista: tickflow's local ones, and
-/// [`shuffle_order::ResortAfterShuffle`] because the shuffle between stages loses order.
+/// The physical rules of a session that plans for Ballista: tickflow's local ones,
+/// [`final_after_merge::FinalAfterMerge`] because a shuffle costs more than finishing a sorted
+/// aggregation in the task that takes its result, and [`shuffle_order::ResortAfterShuffle`]
+/// because the shuffle between stages loses order.
 pub(crate) fn with_cluster_rules(
     builder: datafusion::execution::session_state::SessionStateBuilder,
 ) -> datafusion::execution::session_state::SessionStateBuilder {
-    builder.with_physical_optimizer_rules(crate::sorted_aggregate::physical_optimizer_rules_with(
-        std::sync::Arc::new(shuffle_order::ResortAfterShuffle),
-    ))
+    use std::sync::Arc;
+    builder.with_physical_optimizer_rules(crate::sorted_aggregate::physical_optimizer_rules_with([
+        Arc::new(final_after_merge::FinalAfterMerge) as _,
+        Arc::new(shuffle_order::ResortAfterShuffle) as _,
+    ]))
 }

@@ -71,6 +71,7 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
 mod tests {
     use super::*;
     use crate::session::{EngineConfig, local_context};
+    use crate::test_tables::sorted_table;
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::physical_plan::{collect, displayable};
 
@@ -84,27 +85,11 @@ mod tests {
             target_partitions: Some(2),
             ..EngineConfig::default()
         })?;
-        for (i, rows) in [
+        let files = [
             "('A', 1, 10), ('A', 2, 5), ('B', 1, 7)",
             "('A', 1, 2), ('C', 3, 1)",
-        ]
-        .iter()
-        .enumerate()
-        {
-            let path = dir.path().join(format!("part-{i}.parquet"));
-            let sql = format!(
-                "COPY (SELECT * FROM (VALUES {rows}) v(sym, minute, size)) TO '{}' \
-                 STORED AS PARQUET",
-                path.display()
-            );
-            ctx.sql(&sql).await?.collect().await?;
-        }
-        let sql = format!(
-            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/' \
-             WITH ORDER (sym ASC, minute ASC)",
-            dir.path().display()
-        );
-        ctx.sql(&sql).await?.collect().await?;
+        ];
+        sorted_table(&ctx, dir.path(), "sym, minute, size", "sym, minute", &files).await?;
         let plan = ctx
             .sql(
                 "SELECT sym, minute, sum(v) OVER (PARTITION BY sym ORDER BY minute) AS running \

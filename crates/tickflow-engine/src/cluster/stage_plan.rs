@@ -120,6 +120,7 @@ fn missing_order(
 mod tests {
     use super::*;
     use crate::session::{EngineConfig, local_context};
+    use crate::test_tables::sorted_table;
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::physical_plan::{collect, displayable};
 
@@ -133,31 +134,12 @@ mod tests {
             target_partitions: Some(3),
             ..EngineConfig::default()
         })?;
-        for (i, rows) in [
+        let files = [
             "('A', 3, 1.0), ('A', 5, 2.0), ('B', 1, 4.0)",
             "('A', 1, 8.0), ('B', 2, 16.0), ('C', 9, 32.0)",
             "('A', 4, 0.5), ('B', 4, 64.0), ('C', 7, 128.0)",
-        ]
-        .iter()
-        .enumerate()
-        {
-            ctx.sql(&format!(
-                "COPY (SELECT * FROM (VALUES {rows}) v(sym, minute, px) ORDER BY sym, minute) \
-                 TO '{}/{i}.parquet' STORED AS PARQUET",
-                dir.path().display()
-            ))
-            .await?
-            .collect()
-            .await?;
-        }
-        ctx.sql(&format!(
-            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}/' \
-             WITH ORDER (sym ASC, minute ASC)",
-            dir.path().display()
-        ))
-        .await?
-        .collect()
-        .await?;
+        ];
+        sorted_table(&ctx, dir.path(), "sym, minute, px", "sym, minute", &files).await?;
         let sql = "SELECT sym, minute, sum(px) OVER (PARTITION BY sym ORDER BY minute \
                    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM t";
         let plan = ctx.sql(sql).await?.create_physical_plan().await?;

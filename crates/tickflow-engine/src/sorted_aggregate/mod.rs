@@ -59,13 +59,15 @@ pub fn with_sorted_aggregation(builder: SessionStateBuilder) -> SessionStateBuil
     builder.with_physical_optimizer_rules(physical_optimizer_rules())
 }
 
-/// [`physical_optimizer_rules`] with `before_last` inserted before [`UseSortedAggregate`]: how a
-/// Ballista planning session adds its own rules.
+/// [`physical_optimizer_rules`] with `before_last` inserted, in order, before
+/// [`UseSortedAggregate`]: how a Ballista planning session adds its own rules.
 pub fn physical_optimizer_rules_with(
-    before_last: Arc<dyn PhysicalOptimizerRule + Send + Sync>,
+    before_last: impl IntoIterator<Item = Arc<dyn PhysicalOptimizerRule + Send + Sync>>,
 ) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
     let mut rules = physical_optimizer_rules();
-    rules.insert(rules.len() - 1, before_last);
+    let last = rules.pop();
+    rules.extend(before_last);
+    rules.extend(last);
     rules
 }
 
