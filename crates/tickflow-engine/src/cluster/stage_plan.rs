@@ -13,6 +13,11 @@
 //! `EXPLAIN ANALYZE` cannot line up that stage's metrics ("Stage metrics size mismatch"): a
 //! visible sign that the net caught something, never a wrong result.
 //!
+//! One reader is trusted without a sort: a pass-through shuffle's (each partition one map
+//! partition's output as it was written), which Ballista's static planner makes only below a
+//! `SortPreservingMergeExec` or `CoalescePartitionsExec`; the plan had sorted that input as the
+//! merge requires before it was cut, and the map task wrote it in that order.
+//!
 //! This is not enough for the adaptive planner: on Ballista 55 it also scatters a symbol's bars
 //! across the window's partitions (`row_number()` numbered one symbol's first bars 916, 1, 408),
 //! which no sort mends. `tickflow --cluster` therefore plans with the static planner
