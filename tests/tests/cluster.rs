@@ -313,6 +313,18 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
         analyzed.contains("ShuffleMergeExec") && analyzed.contains("merged_runs="),
         "{analyzed}"
     );
+    // IGNORE NULLS reaches the executors (cluster::ignore_nulls): empty bars take the last value.
+    let sql = "SELECT symbol, b, c, last_value(c) IGNORE NULLS OVER w AS locf, \
+                      lag(c) IGNORE NULLS OVER w AS prev \
+               FROM (SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS b, \
+                            CASE WHEN count(*) % 3 = 0 THEN NULL \
+                                 ELSE CAST(vwap(price, size) AS DOUBLE) END AS c \
+                     FROM ordered_trades GROUP BY 1, 2) \
+               WINDOW w AS (PARTITION BY symbol ORDER BY b)";
+    let l = run(local, sql).await.expect("local IGNORE NULLS query");
+    let r = run(remote, sql).await.expect("cluster IGNORE NULLS query");
+    assert!(l.lines().count() > 100, "{sql}: too few bars");
+    assert_same_rows(sql, &sorted_lines(&l), &sorted_lines(&r), 1e-10);
     bars_to_one_file(local, remote, &ordered).await;
 }
 

@@ -169,6 +169,7 @@ fn client_state(config: SessionConfig) -> SessionState {
             .with_default_features()
             .with_config(config),
     )
+    .with_optimizer_rule(std::sync::Arc::new(super::ignore_nulls::KeepIgnoreNulls))
     .build()
 }
 

@@ -31,7 +31,7 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, 
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
-use super::{file_format_options, memory_table, node_codec, stage_plan};
+use super::{file_format_options, ignore_nulls, memory_table, node_codec, stage_plan};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 /// tickflow's scalar function named `name`, if it is one.
@@ -138,10 +138,16 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
     }
 
     fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
-        self.inner.try_decode_udwf(name, buf)
+        match ignore_nulls::decode(name, buf)? {
+            Some(udwf) => Ok(udwf),
+            None => self.inner.try_decode_udwf(name, buf),
+        }
     }
 
     fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if ignore_nulls::encode(node, buf) {
+            return Ok(());
+        }
         self.inner.try_encode_udwf(node, buf)
     }
 }
@@ -201,10 +207,16 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
     }
 
     fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
-        self.inner.try_decode_udwf(name, buf)
+        match ignore_nulls::decode(name, buf)? {
+            Some(udwf) => Ok(udwf),
+            None => self.inner.try_decode_udwf(name, buf),
+        }
     }
 
     fn try_encode_udwf(&self, node: &WindowUDF, buf: &mut Vec<u8>) -> Result<()> {
+        if ignore_nulls::encode(node, buf) {
+            return Ok(());
+        }
         self.inner.try_encode_udwf(node, buf)
     }
 }
