@@ -24,6 +24,8 @@ benches/RESULTS.md, with a chart of the wall times in benches/results.svg. A mea
 a test.
 """
 import argparse
+import datetime
+import functools
 import json
 import os
 import platform
@@ -194,6 +196,119 @@ WINDOWS_SQL = """  returns AS (
          avg(close) OVER w AS ma20, stddev_samp(ret) OVER w AS vol20
   FROM returns
   WINDOW w AS (PARTITION BY symbol ORDER BY bar ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)"""
+
+# Job (b): gap-filled 1-minute bars for 100 symbols (every 50th by name: busy and quiet ones)
+# over the first date's regular session (09:30-16:00 New York): one row per symbol and minute,
+# 390 per symbol. An empty minute takes the last close as open, high, low and close, volume 0;
+# minutes before a symbol's first trade of the session stay NULL, volume 0. Plain SQL in tickflow
+# (a grid of buckets x symbols, LEFT JOIN the bars, last_value IGNORE NULLS) and in DuckDB.
+@functools.lru_cache(maxsize=None)
+def gap_case(data):
+    """(symbols, session start, session end as UTC ISO text) for the data at `data`."""
+    import duckdb
+    from zoneinfo import ZoneInfo
+    first = sorted(p.name for p in Path(data).iterdir() if p.name.startswith("date="))[0]
+    day = datetime.date.fromisoformat(first.removeprefix("date="))
+    names = duckdb.sql(f"SELECT DISTINCT symbol FROM read_parquet('{data}/{first}/*.parquet') "
+                       "ORDER BY symbol").fetchall()
+    symbols = tuple(n[0] for n in names[::50][:100])
+    ny, utc = ZoneInfo("America/New_York"), datetime.timezone.utc
+    at = lambda h, m: datetime.datetime.combine(day, datetime.time(h, m), ny).astimezone(utc)
+    text = lambda t: t.strftime("%Y-%m-%d %H:%M:%S")
+    return symbols, text(at(9, 30)), text(at(16, 0))
+
+def gap_sql(bars, grid, last_close):
+    """The gap-filling SQL shared by tickflow and DuckDB, over their `bars` and `grid` CTEs."""
+    return f"""  WITH grid AS ({grid}),
+  bars AS ({bars}),
+  joined AS (
+    SELECT g.symbol, g.bar, b.open, b.high, b.low, b.close, b.volume,
+           {last_close} OVER (PARTITION BY g.symbol ORDER BY g.bar
+             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_close
+    FROM grid g LEFT JOIN bars b ON g.symbol = b.symbol AND g.bar = b.bar)
+  SELECT symbol, bar, coalesce(open, last_close) AS open, coalesce(high, last_close) AS high,
+         coalesce(low, last_close) AS low, coalesce(close, last_close) AS close,
+         coalesce(volume, 0) AS volume
+  FROM joined"""
+
+def tickflow_gap_sql(data, out, ordered):
+    ddl, source = table_source(data, ordered)
+    symbols, start, end = gap_case(str(data))
+    values = ", ".join(f"('{s}')" for s in symbols)
+    listed = ", ".join(f"'{s}'" for s in symbols)
+    grid = (f"SELECT s.symbol, arrow_cast(g.bucket_start, 'Timestamp(Nanosecond, Some(\"UTC\"))') AS bar "
+            f"FROM (VALUES {values}) s(symbol) CROSS JOIN "
+            f"time_bucket('1 minute', TIMESTAMP '{start}', TIMESTAMP '{end}') g")
+    bars = (f"SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS bar, "
+            f"ohlc(ts, price, seq)['open'] AS open, ohlc(ts, price, seq)['high'] AS high, "
+            f"ohlc(ts, price, seq)['low'] AS low, ohlc(ts, price, seq)['close'] AS close, "
+            f"total_volume(size) AS volume FROM {source} WHERE symbol IN ({listed}) "
+            f"AND ts >= TIMESTAMP '{start}Z' AND ts < TIMESTAMP '{end}Z' GROUP BY 1, 2")
+    return ddl + f"COPY (\n{gap_sql(bars, grid, 'last_value(b.close) IGNORE NULLS')}\n) TO '{out}' STORED AS PARQUET"
+
+DUCKDB_GAP = """
+import duckdb, sys
+sys.path.insert(0, sys.argv[4])
+from compare import gap_case, gap_sql
+data, out = sys.argv[2:4]
+symbols, start, end = gap_case(data)
+values = ", ".join(f"('{s}')" for s in symbols)
+listed = ", ".join(f"'{s}'" for s in symbols)
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+grid = (f"SELECT s.symbol, g.bar FROM (VALUES {values}) s(symbol) CROSS JOIN "
+        f"(SELECT unnest(range(TIMESTAMPTZ '{start}+00', TIMESTAMPTZ '{end}+00', INTERVAL 1 minute)) AS bar) g")
+bars = (f"SELECT symbol, time_bucket(INTERVAL '1 minute', ts::TIMESTAMPTZ) AS bar, "
+        f"arg_min(price, seq) AS open, max(price) AS high, min(price) AS low, "
+        f"arg_max(price, seq) AS close, sum(size) AS volume "
+        f"FROM read_parquet('{data}/*/*.parquet', hive_partitioning = true) "
+        f"WHERE symbol IN ({listed}) AND ts::TIMESTAMPTZ >= TIMESTAMPTZ '{start}+00' "
+        f"AND ts::TIMESTAMPTZ < TIMESTAMPTZ '{end}+00' "
+        f"GROUP BY ALL")
+con.execute(f"COPY ({gap_sql(bars, grid, 'last_value(b.close IGNORE NULLS)')}) TO '{out}' (FORMAT parquet)")
+"""
+
+POLARS_GAP = """
+import datetime, polars as pl, sys
+sys.path.insert(0, sys.argv[4])
+from compare import gap_case
+data, out = sys.argv[2:4]
+symbols, start, end = gap_case(data)
+utc = lambda t: datetime.datetime.fromisoformat(t).replace(tzinfo=datetime.timezone.utc)
+start, end = utc(start), utc(end)
+trades = (pl.scan_parquet(f'{data}/*/*.parquet', hive_partitioning=True)
+  .filter(pl.col('symbol').is_in(list(symbols)) & (pl.col('ts') >= start) & (pl.col('ts') < end)))
+bars = (trades.with_columns(pl.col('ts').dt.truncate('1m').alias('bar'))
+  .group_by('symbol', 'bar')
+  .agg(pl.col('price').sort_by('seq').first().alias('open'), pl.col('price').max().alias('high'),
+       pl.col('price').min().alias('low'), pl.col('price').sort_by('seq').last().alias('close'),
+       pl.col('size').sum().alias('volume')))
+minutes = pl.datetime_range(start, end, '1m', closed='left', time_unit='ns', time_zone='UTC', eager=True)
+grid = pl.LazyFrame({'symbol': list(symbols)}).join(pl.LazyFrame({'bar': minutes}), how='cross')
+last = pl.col('close').forward_fill().over('symbol')
+(grid.join(bars, on=['symbol', 'bar'], how='left').sort('symbol', 'bar')
+  .with_columns(last.alias('last_close'))
+  .select('symbol', 'bar', *[pl.coalesce(c, 'last_close').alias(c) for c in ('open', 'high', 'low', 'close')],
+          pl.col('volume').fill_null(0))
+  .sink_parquet(out))
+"""
+
+def check_same_gap(reference, other, engine):
+    """The gap-filling job: the same (symbol, minute) rows, prices and volumes equal, NULLs alike."""
+    import duckdb
+    bad = duckdb.sql(f"""
+      WITH a AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(reference)}')),
+           b AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(other)}'))
+      SELECT count(*) FROM a FULL JOIN b ON a.symbol = b.symbol AND a.bar = b.bar
+      WHERE a.symbol IS NULL OR b.symbol IS NULL
+         OR a.open::DOUBLE IS DISTINCT FROM b.open::DOUBLE OR a.high::DOUBLE IS DISTINCT FROM b.high::DOUBLE
+         OR a.low::DOUBLE IS DISTINCT FROM b.low::DOUBLE OR a.close::DOUBLE IS DISTINCT FROM b.close::DOUBLE
+         OR a.volume::BIGINT IS DISTINCT FROM b.volume::BIGINT
+    """).fetchall()[0][0]
+    rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{parquet_glob(reference)}')").fetchall()[0][0]
+    if bad or rows != 100 * 390:
+        sys.exit(f"{engine}: {bad} gap-filled bars differ from tickflow's, or tickflow's are not "
+                 f"100 x 390 ({rows}) ({other} vs {reference})")
 
 def tickflow_window_sql(data, out, ordered):
     ddl, source = table_source(data, ordered)
@@ -395,7 +510,7 @@ RESULTS_JSON = ROOT / "benches/compare/results.json"
 
 def section_key(s):
     """Sections in a stable order: job, size, layout, width."""
-    return (["bars", "window", "fetch", "ingest"].index(s["job"]), parse_rows(s["rows"]),
+    return (["bars", "gapfill", "window", "fetch", "ingest"].index(s["job"]), parse_rows(s["rows"]),
             ["ordered", "tape", "csv"].index(s["layout"]), int(s.get("width") or 0))
 
 def render(sections):
@@ -424,7 +539,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--jobs", default="bars,fetch",
                     help="bars: 1- and 9-minute bars (job a); fetch: one symbol, one month, "
-                         "regular hours (job e); window: 20-bar moving average and rolling "
+                         "regular hours (job e); gapfill: gap-filled 1-minute bars of 100 symbols over "
+                         "one session (job b); window: 20-bar moving average and rolling "
                          "volatility of 1-minute closes (job c); ingest: CSV into date-partitioned Parquet (job d, "
                          "tickflow and DuckDB, layout csv)")
     ap.add_argument("--widths", default="1,9")
@@ -457,13 +573,15 @@ def main():
                 return [BIN / "tickflow", "--catalog", catalog, "ingest", str(data), "--out", str(out)]
             sql = {"bars": lambda: tickflow_sql(width, data, out, ordered),
                    "window": lambda: tickflow_window_sql(data, out, ordered),
+                   "gapfill": lambda: tickflow_gap_sql(data, out, ordered),
                    "fetch": lambda: tickflow_fetch_sql(data, out, ordered)}[job]()
             return [BIN / "tickflow", "--catalog", catalog, *flags, "sql", "-c", sql]
         scripts = {"bars": {"duckdb": DUCKDB, "polars": POLARS, "spark": SPARK},
                    "fetch": {"duckdb": DUCKDB_FETCH, "polars": POLARS_FETCH},
                    "window": {"duckdb": DUCKDB_WINDOW, "polars": POLARS_WINDOW},
+                   "gapfill": {"duckdb": DUCKDB_GAP, "polars": POLARS_GAP},
                    "ingest": {"duckdb": DUCKDB_INGEST}}
-        return [py, "-c", scripts[job][engine], width, str(data), str(out)]
+        return [py, "-c", scripts[job][engine], width, str(data), str(out), str(Path(__file__).parent)]
     # Earlier runs' sections stay unless this run measures them again.
     sections = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else []
     try:
@@ -476,6 +594,7 @@ def main():
             for job, layout, width in cases:
                 supported = {"bars": all_engines, "fetch": ["tickflow", "cluster", "duckdb", "polars"],
                              "window": ["tickflow", "cluster", "duckdb", "polars"],
+                             "gapfill": ["tickflow", "cluster", "duckdb", "polars"],
                              "ingest": ["tickflow", "duckdb"]}[job]
                 engines = [e for e in all_engines if e in supported
                            and (e != "spark" or rows <= parse_rows(opt.spark_max_rows))]
@@ -496,7 +615,7 @@ def main():
                     sys.exit(f"{engines[0]} failed: {failed[engines[0]]}")
                 ok = [e for e in engines if e not in failed]
                 same = {"bars": check_same, "fetch": check_same_rows, "ingest": check_same_ingest,
-                        "window": check_same_window}[job]
+                        "window": check_same_window, "gapfill": check_same_gap}[job]
                 for e in ok[1:]:
                     same(outs[engines[0]], outs[e], e)
                 samples = {e: [] for e in ok}
@@ -515,6 +634,10 @@ def main():
                 elif job == "window":
                     title = (f"{rows_text} trades ({layout} layout) → 20-bar moving average and "
                              f"volatility of 1-minute closes")
+                    output = f"{n:,} bars"
+                elif job == "gapfill":
+                    title = (f"{rows_text} trades ({layout} layout) → gap-filled 1-minute bars, "
+                             f"100 symbols, one session")
                     output = f"{n:,} bars"
                 elif job == "bars":
                     title = f"{rows_text} trades ({layout} layout) → {width}-minute bars"
