@@ -293,18 +293,24 @@ last = pl.col('close').forward_fill().over('symbol')
   .sink_parquet(out))
 """
 
-def check_same_gap(reference, other, engine):
-    """The gap-filling job: the same (symbol, minute) rows, prices and volumes equal, NULLs alike."""
+def bars_differ(reference, other, differ):
+    """Rows keyed by (symbol, bar) in one Parquet output and not the other, or where `differ`
+    (SQL over the two sides `a` and `b`) holds."""
     import duckdb
-    bad = duckdb.sql(f"""
+    return duckdb.sql(f"""
       WITH a AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(reference)}')),
            b AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(other)}'))
       SELECT count(*) FROM a FULL JOIN b ON a.symbol = b.symbol AND a.bar = b.bar
-      WHERE a.symbol IS NULL OR b.symbol IS NULL
-         OR a.open::DOUBLE IS DISTINCT FROM b.open::DOUBLE OR a.high::DOUBLE IS DISTINCT FROM b.high::DOUBLE
-         OR a.low::DOUBLE IS DISTINCT FROM b.low::DOUBLE OR a.close::DOUBLE IS DISTINCT FROM b.close::DOUBLE
-         OR a.volume::BIGINT IS DISTINCT FROM b.volume::BIGINT
+      WHERE a.symbol IS NULL OR b.symbol IS NULL OR {differ}
     """).fetchall()[0][0]
+
+def check_same_gap(reference, other, engine):
+    """The gap-filling job: the same (symbol, minute) rows, prices and volumes equal, NULLs alike."""
+    bad = bars_differ(reference, other, """
+        a.open::DOUBLE IS DISTINCT FROM b.open::DOUBLE OR a.high::DOUBLE IS DISTINCT FROM b.high::DOUBLE
+        OR a.low::DOUBLE IS DISTINCT FROM b.low::DOUBLE OR a.close::DOUBLE IS DISTINCT FROM b.close::DOUBLE
+        OR a.volume::BIGINT IS DISTINCT FROM b.volume::BIGINT""")
+    import duckdb
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{parquet_glob(reference)}')").fetchall()[0][0]
     if bad or rows != 100 * 390:
         sys.exit(f"{engine}: {bad} gap-filled bars differ from tickflow's, or tickflow's are not "
@@ -351,16 +357,10 @@ bars = (pl.scan_parquet(f'{data}/*/*.parquet', hive_partitioning=True)
 
 def check_same_window(reference, other, engine):
     """The window job: same (symbol, bar) rows, close exact, ma20 and vol20 within 1e-9 relative."""
-    import duckdb
-    bad = duckdb.sql(f"""
-      WITH a AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(reference)}')),
-           b AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(other)}'))
-      SELECT count(*) FROM a FULL JOIN b ON a.symbol = b.symbol AND a.bar = b.bar
-      WHERE a.symbol IS NULL OR b.symbol IS NULL OR a.close <> b.close
-         OR abs(a.ma20 - b.ma20) > 1e-9 * abs(a.ma20)
-         OR coalesce(abs(a.vol20 - b.vol20) > 1e-9 * a.vol20 + 1e-15,
-                     (a.vol20 IS NULL) <> (b.vol20 IS NULL))
-    """).fetchall()[0][0]
+    bad = bars_differ(reference, other, """
+        a.close <> b.close OR abs(a.ma20 - b.ma20) > 1e-9 * abs(a.ma20)
+        OR coalesce(abs(a.vol20 - b.vol20) > 1e-9 * a.vol20 + 1e-15,
+                    (a.vol20 IS NULL) <> (b.vol20 IS NULL))""")
     if bad:
         sys.exit(f"{engine}: {bad} rows differ from tickflow's ({other} vs {reference})")
 
@@ -426,18 +426,12 @@ def check_same_rows(reference, other, engine):
         sys.exit(f"{engine}: its rows differ from tickflow's ({other} vs {reference}, {rows} rows)")
 
 def check_same(reference, other, engine):
-    import duckdb
-    bad = duckdb.sql(f"""
-      WITH a AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(reference)}')),
-           b AS (SELECT * REPLACE (bar::TIMESTAMPTZ AS bar) FROM read_parquet('{parquet_glob(other)}'))
-      SELECT count(*) FROM a FULL JOIN b ON a.symbol = b.symbol AND a.bar = b.bar
-      WHERE a.symbol IS NULL OR b.symbol IS NULL
-         OR a.open::DOUBLE <> b.open::DOUBLE OR a.close::DOUBLE <> b.close::DOUBLE
-         OR a.high::DOUBLE <> b.high::DOUBLE OR a.low::DOUBLE <> b.low::DOUBLE
-         OR a.volume <> b.volume OR a.n <> b.n
-         OR abs(a.vwap::DOUBLE - b.vwap::DOUBLE) > 1e-9 * abs(a.vwap::DOUBLE) + 5e-9
-         OR coalesce(abs(a.std - b.std) > 1e-9 * a.std + 1e-12, (a.std IS NULL) <> (b.std IS NULL))
-    """).fetchall()[0][0]
+    bad = bars_differ(reference, other, """
+        a.open::DOUBLE <> b.open::DOUBLE OR a.close::DOUBLE <> b.close::DOUBLE
+        OR a.high::DOUBLE <> b.high::DOUBLE OR a.low::DOUBLE <> b.low::DOUBLE
+        OR a.volume <> b.volume OR a.n <> b.n
+        OR abs(a.vwap::DOUBLE - b.vwap::DOUBLE) > 1e-9 * abs(a.vwap::DOUBLE) + 5e-9
+        OR coalesce(abs(a.std - b.std) > 1e-9 * a.std + 1e-12, (a.std IS NULL) <> (b.std IS NULL))""")
     if bad:
         sys.exit(f"{engine}: {bad} bars differ from tickflow's ({other} vs {reference})")
 

@@ -5,6 +5,16 @@ use std::path::Path;
 use datafusion::common::Result;
 use datafusion::prelude::SessionContext;
 
+use crate::session::{EngineConfig, local_context};
+
+/// A local tickflow session that splits queries into `partitions`.
+pub(crate) fn local(partitions: usize) -> Result<SessionContext> {
+    local_context(&EngineConfig {
+        target_partitions: Some(partitions),
+        ..EngineConfig::default()
+    })
+}
+
 /// Registers table `t` over one Parquet file per entry of `files` in `dir` — each a `VALUES`
 /// list of rows with `columns` (`"sym, minute, size"`), written sorted by `order` (`"sym,
 /// minute"`) — declared `WITH ORDER` (`order`, ascending), as `tickflow ingest` registers its

@@ -164,8 +164,7 @@ fn over(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{EngineConfig, local_context};
-    use crate::test_tables::sorted_table;
+    use crate::test_tables::{local, sorted_table};
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::physical_plan::{collect, displayable};
     use datafusion::prelude::SessionContext;
@@ -183,10 +182,7 @@ mod tests {
     #[tokio::test]
     async fn a_sorted_aggregation_is_finished_after_the_merge() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let ctx = local_context(&EngineConfig {
-            target_partitions: Some(3),
-            ..EngineConfig::default()
-        })?;
+        let ctx = local(3)?;
         let files = [
             "('A', 1, 10), ('A', 2, 5), ('B', 1, 7), ('C', 4, 1)",
             "('A', 1, 2), ('B', 1, 1), ('C', 3, 1)",
@@ -223,10 +219,7 @@ mod tests {
     #[tokio::test]
     async fn other_plans_are_left_alone() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let ctx = local_context(&EngineConfig {
-            target_partitions: Some(3),
-            ..EngineConfig::default()
-        })?;
+        let ctx = local(3)?;
         let files = ["('A', 1, 10), ('B', 1, 7)", "('A', 1, 2), ('C', 3, 1)"];
         sorted_table(&ctx, dir.path(), "sym, minute, size", "sym, minute", &files).await?;
         for sql in [

@@ -70,8 +70,7 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{EngineConfig, local_context};
-    use crate::test_tables::sorted_table;
+    use crate::test_tables::{local, sorted_table};
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::physical_plan::{collect, displayable};
 
@@ -81,10 +80,7 @@ mod tests {
     #[tokio::test]
     async fn an_order_preserving_repartition_becomes_a_shuffle_merge() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let ctx = local_context(&EngineConfig {
-            target_partitions: Some(2),
-            ..EngineConfig::default()
-        })?;
+        let ctx = local(2)?;
         let files = [
             "('A', 1, 10), ('A', 2, 5), ('B', 1, 7)",
             "('A', 1, 2), ('C', 3, 1)",

@@ -124,8 +124,7 @@ fn missing_order(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{EngineConfig, local_context};
-    use crate::test_tables::sorted_table;
+    use crate::test_tables::{local, sorted_table};
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::physical_plan::{collect, displayable};
 
@@ -135,10 +134,7 @@ mod tests {
     #[tokio::test]
     async fn a_window_over_a_lost_order_gets_its_sort_back() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let ctx = local_context(&EngineConfig {
-            target_partitions: Some(3),
-            ..EngineConfig::default()
-        })?;
+        let ctx = local(3)?;
         let files = [
             "('A', 3, 1.0), ('A', 5, 2.0), ('B', 1, 4.0)",
             "('A', 1, 8.0), ('B', 2, 16.0), ('C', 9, 32.0)",
