@@ -5,7 +5,7 @@
 
 use datafusion::logical_expr::Documentation;
 
-use crate::{all_udafs, all_udfs, time_bucket_table::TimeBucketTable};
+use crate::{all_udafs, all_udfs, all_udwfs, time_bucket_table::TimeBucketTable};
 
 /// `(name, kind, documentation)` of every documented function, in reference order.
 pub fn documented_functions() -> Vec<(String, &'static str, Documentation)> {
@@ -18,6 +18,11 @@ pub fn documented_functions() -> Vec<(String, &'static str, Documentation)> {
     for udf in all_udfs() {
         if let Some(doc) = udf.documentation() {
             out.push((udf.name().to_string(), "scalar", doc.clone()));
+        }
+    }
+    for udwf in all_udwfs() {
+        if let Some(doc) = udwf.documentation() {
+            out.push((udwf.name().to_string(), "window", doc.clone()));
         }
     }
     out

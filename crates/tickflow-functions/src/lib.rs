@@ -9,6 +9,8 @@
 //! | `time_bucket(width, ts [, origin \| timezone])` | scalar | bucket start of `ts` |
 //! | `time_buckets(width, start, end [, origin \| timezone])` | scalar | every bucket meeting `[start, end)`, as a list |
 //! | `time_bucket(width, start, end [, origin \| timezone])` | table | the same buckets as rows `(bucket_start, bucket_end)` |
+//! | `locf(value)` | window | the last non-NULL value so far (fills empty bars) |
+//! | `interpolate(time, value)` | window | a NULL value linear in time between its non-NULL neighbours |
 //!
 //! Register them all on a context and write bars in SQL:
 //!
@@ -34,7 +36,7 @@ use std::sync::Arc;
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
 mod accumulate;
@@ -46,6 +48,8 @@ pub mod docs;
 mod test_util;
 
 pub mod bar_std;
+pub mod interpolate;
+pub mod locf;
 pub mod ohlc;
 pub mod time_bucket;
 pub mod time_bucket_table;
@@ -83,6 +87,21 @@ pub fn time_buckets_udf() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::from(time_buckets::TimeBuckets::new()))
 }
 
+/// `locf` (last observation carried forward) as a [`WindowUDF`].
+pub fn locf_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(locf::Locf::new()))
+}
+
+/// `interpolate` (linear in time between the neighbouring values) as a [`WindowUDF`].
+pub fn interpolate_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(interpolate::Interpolate::new()))
+}
+
+/// Every window function of this crate.
+pub fn all_udwfs() -> Vec<Arc<WindowUDF>> {
+    vec![locf_udwf(), interpolate_udwf()]
+}
+
 /// Every aggregate function of this crate.
 pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
     vec![
@@ -106,7 +125,7 @@ pub fn all_table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> 
     )]
 }
 
-/// Registers the scalar and aggregate functions in any [`FunctionRegistry`] — a `SessionState`,
+/// Registers the scalar, aggregate and window functions in any [`FunctionRegistry`] — a `SessionState`,
 /// or a Ballista executor's registry. Table functions are not part of that trait: see
 /// [`register_all`] or [`all_table_functions`].
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
@@ -115,6 +134,9 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
     }
     for udaf in all_udafs() {
         registry.register_udaf(udaf)?;
+    }
+    for udwf in all_udwfs() {
+        registry.register_udwf(udwf)?;
     }
     Ok(())
 }
@@ -126,6 +148,9 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     }
     for udaf in all_udafs() {
         ctx.register_udaf(Arc::unwrap_or_clone(udaf));
+    }
+    for udwf in all_udwfs() {
+        ctx.register_udwf(Arc::unwrap_or_clone(udwf));
     }
     for (name, function) in all_table_functions() {
         ctx.register_udtf(name, function);

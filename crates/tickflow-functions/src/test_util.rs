@@ -264,3 +264,63 @@ impl AggTester {
         Ok(())
     }
 }
+
+/// `SELECT s, t, <call> OVER (PARTITION BY s ORDER BY t)` over `rows` of `(s, t, v)` (BIGINT,
+/// BIGINT, DOUBLE), split round-robin into `partitions` in-memory partitions of batches of
+/// `batch_size` rows, in a session with tickflow's functions, the same batch size and
+/// `target_partitions`: the window function's results as `(s, t, value)`, ordered by (s, t).
+pub(crate) async fn window_results(
+    rows: &[(i64, i64, Option<f64>)],
+    call: &str,
+    batch_size: usize,
+    partitions: usize,
+) -> Result<Vec<(i64, i64, Option<f64>)>> {
+    use datafusion::arrow::array::{AsArray, RecordBatch};
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+    use datafusion::datasource::MemTable;
+    use datafusion::prelude::{SessionConfig, SessionContext};
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("s", DataType::Int64, false),
+        Field::new("t", DataType::Int64, false),
+        Field::new("v", DataType::Float64, true),
+    ]));
+    let mut parts = vec![vec![]; partitions];
+    for (p, part) in parts.iter_mut().enumerate() {
+        let mine: Vec<_> = rows.iter().skip(p).step_by(partitions).collect();
+        for chunk in mine.chunks(batch_size) {
+            part.push(RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    i64s(&chunk.iter().map(|r| Some(r.0)).collect::<Vec<_>>()),
+                    i64s(&chunk.iter().map(|r| Some(r.1)).collect::<Vec<_>>()),
+                    f64s(&chunk.iter().map(|r| r.2).collect::<Vec<_>>()),
+                ],
+            )?);
+        }
+    }
+    let config = SessionConfig::new()
+        .with_batch_size(batch_size)
+        .with_target_partitions(partitions);
+    let ctx = SessionContext::new_with_config(config);
+    crate::register_all(&ctx)?;
+    ctx.register_table("rows", Arc::new(MemTable::try_new(schema, parts)?))?;
+    let sql = format!(
+        "SELECT s, t, {call} OVER (PARTITION BY s ORDER BY t) AS w FROM rows ORDER BY s, t"
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let (s, t) = (batch.column(0), batch.column(1));
+        let w = batch.column(2).as_primitive::<Float64Type>();
+        let (s, t) = (s.as_primitive::<Int64Type>(), t.as_primitive::<Int64Type>());
+        for row in 0..batch.num_rows() {
+            out.push((
+                s.value(row),
+                t.value(row),
+                w.is_valid(row).then(|| w.value(row)),
+            ));
+        }
+    }
+    Ok(out)
+}

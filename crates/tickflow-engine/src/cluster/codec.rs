@@ -48,6 +48,13 @@ fn tickflow_udaf(name: &str) -> Option<Arc<AggregateUDF>> {
         .find(|f| f.name() == name || f.aliases().iter().any(|a| a == name))
 }
 
+/// tickflow's window function named `name`, if it is one.
+fn tickflow_udwf(name: &str) -> Option<Arc<WindowUDF>> {
+    tickflow_functions::all_udwfs()
+        .into_iter()
+        .find(|f| f.name() == name || f.aliases().iter().any(|a| a == name))
+}
+
 /// Ballista's logical codec plus tickflow's functions.
 #[derive(Debug, Default)]
 pub struct TickflowLogicalCodec {
@@ -140,7 +147,7 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
     fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
         match ignore_nulls::decode(name, buf)? {
             Some(udwf) => Ok(udwf),
-            None => self.inner.try_decode_udwf(name, buf),
+            None => tickflow_udwf(name).map_or_else(|| self.inner.try_decode_udwf(name, buf), Ok),
         }
     }
 
@@ -209,7 +216,7 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
     fn try_decode_udwf(&self, name: &str, buf: &[u8]) -> Result<Arc<WindowUDF>> {
         match ignore_nulls::decode(name, buf)? {
             Some(udwf) => Ok(udwf),
-            None => self.inner.try_decode_udwf(name, buf),
+            None => tickflow_udwf(name).map_or_else(|| self.inner.try_decode_udwf(name, buf), Ok),
         }
     }
 
