@@ -48,6 +48,7 @@ pub mod docs;
 mod test_util;
 
 pub mod bar_std;
+pub mod calendar;
 pub mod interpolate;
 pub mod locf;
 pub mod ohlc;

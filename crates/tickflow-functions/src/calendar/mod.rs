@@ -1,0 +1,144 @@
+//! Exchange calendars: which dates an exchange trades, and its session's open and close.
+//!
+//! Bars, gap filling and returns are only right on real sessions: no bars at night, on weekends
+//! or holidays, or after an early close. A [`Calendar`] holds an exchange's time zone, regular
+//! session, weekend days, full holidays and early closes for the years it covers; outside those
+//! years it refuses to answer rather than guess. Built in: `XNYS` (NYSE) and `XNAS` (Nasdaq),
+//! which share one schedule ([`xnys`]); any other calendar is read from a JSON file
+//! ([`file`]). SQL functions name a calendar by its code or by the path of its file:
+//!
+//! ```sql
+//! SELECT is_trading_day(DATE '2019-11-28');                       -- false: Thanksgiving
+//! SELECT * FROM trading_days(DATE '2019-11-25', DATE '2019-11-29', 'XNYS');
+//! SELECT is_trading_day(DATE '2024-12-26', 'calendars/xlon.json');
+//! ```
+
+pub mod file;
+pub mod xnys;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::common::{DataFusionError, Result};
+
+/// The calendar functions use when none is named.
+pub const DEFAULT: &str = "XNYS";
+
+/// One exchange's trading days and sessions.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    /// The code it is known by (`XNYS`), or its file's path.
+    pub name: String,
+    /// The exchange's time zone; sessions are in its local time.
+    pub tz: Tz,
+    /// The regular session, local time.
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+    /// Days of the week with no session.
+    pub weekend: Vec<Weekday>,
+    /// Weekdays with no session.
+    pub holidays: BTreeSet<NaiveDate>,
+    /// Days whose session ends early, and when.
+    pub early_closes: BTreeMap<NaiveDate, NaiveTime>,
+    /// The first and last date the calendar knows.
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+impl Calendar {
+    /// A clear error if `date` is outside the years this calendar covers.
+    fn check_covered(&self, date: NaiveDate) -> Result<()> {
+        if date < self.first || date > self.last {
+            return Err(DataFusionError::Execution(format!(
+                "calendar {} covers {} to {}; {date} is outside it",
+                self.name, self.first, self.last
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the exchange has a session on `date`.
+    pub fn is_trading_day(&self, date: NaiveDate) -> Result<bool> {
+        self.check_covered(date)?;
+        Ok(!self.weekend.contains(&date.weekday()) && !self.holidays.contains(&date))
+    }
+
+    /// The session of `date` as UTC instants `[open, close)`, or `None` on a day without one.
+    pub fn session(&self, date: NaiveDate) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        if !self.is_trading_day(date)? {
+            return Ok(None);
+        }
+        let close = self.early_closes.get(&date).copied().unwrap_or(self.close);
+        Ok(Some((
+            self.instant(date, self.open)?,
+            self.instant(date, close)?,
+        )))
+    }
+
+    /// The UTC instant of local `time` on `date`.
+    fn instant(&self, date: NaiveDate, time: NaiveTime) -> Result<DateTime<Utc>> {
+        match self.tz.from_local_datetime(&date.and_time(time)) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&Utc)),
+            LocalResult::None => Err(DataFusionError::Execution(format!(
+                "calendar {}: {time} does not exist on {date} in its time zone",
+                self.name
+            ))),
+        }
+    }
+
+    /// The exchange-local date of `instant`.
+    pub fn local_date(&self, instant: DateTime<Utc>) -> NaiveDate {
+        instant.with_timezone(&self.tz).date_naive()
+    }
+
+    /// Whether `instant` falls in a session: `[open, close)` of its local date's session.
+    pub fn in_session(&self, instant: DateTime<Utc>) -> Result<bool> {
+        Ok(self
+            .session(self.local_date(instant))?
+            .is_some_and(|(open, close)| open <= instant && instant < close))
+    }
+
+    /// The trading days from `start` to `end`, both included.
+    pub fn trading_days(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<NaiveDate>> {
+        let mut days = Vec::new();
+        for date in start.iter_days().take_while(|d| *d <= end) {
+            if self.is_trading_day(date)? {
+                days.push(date);
+            }
+        }
+        Ok(days)
+    }
+}
+
+/// The calendar `name` names: a built-in code (any case), or the path of a calendar file,
+/// read once per process and kept.
+pub fn lookup(name: &str) -> Result<Arc<Calendar>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Calendar>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().map_err(poisoned)?.get(name) {
+        return Ok(Arc::clone(found));
+    }
+    let calendar = match name.to_ascii_uppercase().as_str() {
+        "XNYS" | "NYSE" => xnys::calendar("XNYS"),
+        "XNAS" | "NASDAQ" => xnys::calendar("XNAS"),
+        _ if name.ends_with(".json") => file::load(name)?,
+        _ => {
+            return Err(DataFusionError::Plan(format!(
+                "unknown calendar '{name}': use XNYS or XNAS, or the path of a calendar file \
+                 ending in .json"
+            )));
+        }
+    };
+    let calendar = Arc::new(calendar);
+    cache
+        .lock()
+        .map_err(poisoned)?
+        .insert(name.to_string(), Arc::clone(&calendar));
+    Ok(calendar)
+}
+
+fn poisoned<T>(_: T) -> DataFusionError {
+    DataFusionError::Internal("the calendar cache's lock was poisoned".into())
+}
