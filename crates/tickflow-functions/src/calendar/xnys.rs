@@ -152,7 +152,10 @@ mod tests {
 
     /// NYSE's published holiday and early-close lists (nyse.com, "Holidays & Trading Hours"),
     /// 2019–2026, typed in from the exchange's tables: (year, holidays, 13:00 early closes).
-    const PUBLISHED: [(i32, &[(u32, u32)], &[(u32, u32)]); 8] = [
+    /// (month, day) pairs of one year.
+    type Days = &'static [(u32, u32)];
+
+    const PUBLISHED: [(i32, Days, Days); 8] = [
         (
             2019,
             &[
