@@ -5,6 +5,8 @@
 
 use datafusion::logical_expr::Documentation;
 
+use crate::session_buckets::SessionBuckets;
+use crate::trading_days::TradingDays;
 use crate::{all_udafs, all_udfs, all_udwfs, time_bucket_table::TimeBucketTable};
 
 /// `(name, kind, documentation)` of every documented function, in reference order.
@@ -55,5 +57,27 @@ pub fn reference_markdown() -> String {
     md.push_str("\n\n");
     md.push_str(TimeBucketTable::SQL_EXAMPLE.trim());
     md.push('\n');
+    for (signature, doc, example) in [
+        (
+            "SELECT * FROM trading_days(start, end [, calendar])",
+            TradingDays::DOC,
+            TradingDays::SQL_EXAMPLE,
+        ),
+        (
+            "SELECT * FROM session_buckets(width, start, end [, calendar])",
+            SessionBuckets::DOC,
+            SessionBuckets::SQL_EXAMPLE,
+        ),
+    ] {
+        let name = signature["SELECT * FROM ".len()..]
+            .split('(')
+            .next()
+            .unwrap_or_default();
+        md.push_str(&format!(
+            "\n### `{name}` (table)\n\n```sql\n{signature}\n```\n\n{doc}\n\n"
+        ));
+        md.push_str(example.trim());
+        md.push('\n');
+    }
     md
 }

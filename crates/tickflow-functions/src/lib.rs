@@ -10,6 +10,10 @@
 //! | `time_buckets(width, start, end [, origin \| timezone])` | scalar | every bucket meeting `[start, end)`, as a list |
 //! | `time_bucket(width, start, end [, origin \| timezone])` | table | the same buckets as rows `(bucket_start, bucket_end)` |
 //! | `locf(value)` | window | the last non-NULL value so far (fills empty bars) |
+//! | `is_trading_day(date [, calendar])` | scalar | whether the exchange trades that day |
+//! | `in_session(ts [, calendar])` | scalar | whether `ts` is in a regular session |
+//! | `trading_days(start, end [, calendar])` | table | `(day, open, close)` per trading day |
+//! | `session_buckets(width, start, end [, calendar])` | table | the buckets of the sessions only |
 //! | `interpolate(time, value)` | window | a NULL value linear in time between its non-NULL neighbours |
 //!
 //! Register them all on a context and write bars in SQL:
@@ -49,13 +53,17 @@ mod test_util;
 
 pub mod bar_std;
 pub mod calendar;
+pub mod in_session;
 pub mod interpolate;
+pub mod is_trading_day;
 pub mod locf;
 pub mod ohlc;
+pub mod session_buckets;
 pub mod time_bucket;
 pub mod time_bucket_table;
 pub mod time_buckets;
 pub mod total_volume;
+pub mod trading_days;
 pub mod vwap;
 
 /// `ohlc` as an [`AggregateUDF`].
@@ -113,17 +121,42 @@ pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
     ]
 }
 
+/// `is_trading_day` as a [`ScalarUDF`].
+pub fn is_trading_day_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(is_trading_day::IsTradingDay::new()))
+}
+
+/// `in_session` as a [`ScalarUDF`].
+pub fn in_session_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(in_session::InSession::new()))
+}
+
 /// Every scalar function of this crate.
 pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
-    vec![time_bucket_udf(), time_buckets_udf()]
+    vec![
+        time_bucket_udf(),
+        time_buckets_udf(),
+        is_trading_day_udf(),
+        in_session_udf(),
+    ]
 }
 
 /// Every table function of this crate, with its SQL name.
 pub fn all_table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![(
-        time_bucket_table::NAME,
-        Arc::new(time_bucket_table::TimeBucketTable) as Arc<dyn TableFunctionImpl>,
-    )]
+    vec![
+        (
+            time_bucket_table::NAME,
+            Arc::new(time_bucket_table::TimeBucketTable) as Arc<dyn TableFunctionImpl>,
+        ),
+        (
+            trading_days::NAME,
+            Arc::new(trading_days::TradingDays) as Arc<dyn TableFunctionImpl>,
+        ),
+        (
+            session_buckets::NAME,
+            Arc::new(session_buckets::SessionBuckets) as Arc<dyn TableFunctionImpl>,
+        ),
+    ]
 }
 
 /// Registers the scalar, aggregate and window functions in any [`FunctionRegistry`] — a `SessionState`,

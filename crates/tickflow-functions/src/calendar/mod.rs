@@ -142,3 +142,90 @@ pub fn lookup(name: &str) -> Result<Arc<Calendar>> {
 fn poisoned<T>(_: T) -> DataFusionError {
     DataFusionError::Internal("the calendar cache's lock was poisoned".into())
 }
+
+/// The calendar argument of a SQL function at 1-based `position`: a constant string naming a
+/// calendar ([`lookup`]), or [`DEFAULT`] when the call has no such argument.
+pub(crate) fn calendar_arg(
+    function: &'static str,
+    position: usize,
+    args: &[datafusion::logical_expr::ColumnarValue],
+) -> Result<Arc<Calendar>> {
+    use datafusion::logical_expr::ColumnarValue;
+    match args.get(position - 1) {
+        None => lookup(DEFAULT),
+        Some(ColumnarValue::Scalar(value)) => calendar_named(function, position, Some(value)),
+        Some(_) => Err(crate::args::Arg::new(function, position, "calendar")
+            .error("must be a constant string such as 'XNYS'")),
+    }
+}
+
+/// The calendar a constant `value` names (the argument at 1-based `position`), or [`DEFAULT`].
+pub(crate) fn calendar_named(
+    function: &'static str,
+    position: usize,
+    value: Option<&datafusion::common::ScalarValue>,
+) -> Result<Arc<Calendar>> {
+    use datafusion::common::ScalarValue;
+    let arg = crate::args::Arg::new(function, position, "calendar");
+    match value {
+        None => lookup(DEFAULT),
+        Some(
+            ScalarValue::Utf8(Some(name))
+            | ScalarValue::Utf8View(Some(name))
+            | ScalarValue::LargeUtf8(Some(name)),
+        ) => lookup(name).map_err(|e| match e {
+            DataFusionError::Plan(message) | DataFusionError::Execution(message) => {
+                arg.error(message)
+            }
+            other => other,
+        }),
+        Some(_) => Err(arg.error("must be a constant string such as 'XNYS'")),
+    }
+}
+
+/// The dates or instants of a DATE or TIMESTAMP array, as exchange-local dates of `calendar`
+/// (a TIMESTAMP without time zone is taken as UTC, as `time_bucket` takes it).
+pub(crate) fn local_dates(
+    calendar: &Calendar,
+    values: &datafusion::arrow::array::ArrayRef,
+) -> Result<Vec<Option<NaiveDate>>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Date32Type};
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch");
+    match values.data_type() {
+        DataType::Date32 => Ok(values
+            .as_primitive::<Date32Type>()
+            .iter()
+            .map(|d| d.map(|d| epoch + chrono::Duration::days(i64::from(d))))
+            .collect()),
+        _ => Ok(instants(values)?
+            .into_iter()
+            .map(|t| t.map(|t| calendar.local_date(t)))
+            .collect()),
+    }
+}
+
+/// The UTC instants of a TIMESTAMP array (one without time zone is taken as UTC).
+pub(crate) fn instants(
+    values: &datafusion::arrow::array::ArrayRef,
+) -> Result<Vec<Option<DateTime<Utc>>>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+    let DataType::Timestamp(_, tz) = values.data_type() else {
+        return Err(DataFusionError::Internal(format!(
+            "expected a TIMESTAMP, got {}",
+            values.data_type()
+        )));
+    };
+    let nanos = cast(
+        values,
+        &DataType::Timestamp(TimeUnit::Nanosecond, tz.clone()),
+    )?;
+    let nanos = cast(&nanos, &DataType::Int64)?;
+    Ok(nanos
+        .as_primitive::<Int64Type>()
+        .iter()
+        .map(|n| n.map(DateTime::from_timestamp_nanos))
+        .collect())
+}
