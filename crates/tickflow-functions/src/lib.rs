@@ -14,6 +14,8 @@
 //! | `in_session(ts [, calendar])` | scalar | whether `ts` is in a regular session |
 //! | `trading_days(start, end [, calendar])` | table | `(day, open, close)` per trading day |
 //! | `session_buckets(width, start, end [, calendar])` | table | the buckets of the sessions only |
+//! | `ema(value, n)` | window | exponential moving average (span or alpha) |
+//! | `rsi(value, n)` | window | Wilder's relative strength index |
 //! | `interpolate(time, value)` | window | a NULL value linear in time between its non-NULL neighbours |
 //!
 //! Register them all on a context and write bars in SQL:
@@ -48,16 +50,19 @@ mod args;
 mod bucket;
 mod compensated;
 pub mod docs;
+mod smoothing;
 #[cfg(test)]
 mod test_util;
 
 pub mod bar_std;
 pub mod calendar;
+pub mod ema;
 pub mod in_session;
 pub mod interpolate;
 pub mod is_trading_day;
 pub mod locf;
 pub mod ohlc;
+pub mod rsi;
 pub mod session_buckets;
 pub mod time_bucket;
 pub mod time_bucket_table;
@@ -106,9 +111,19 @@ pub fn interpolate_udwf() -> Arc<WindowUDF> {
     Arc::new(WindowUDF::from(interpolate::Interpolate::new()))
 }
 
+/// `ema` (exponential moving average) as a [`WindowUDF`].
+pub fn ema_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(ema::Ema::new()))
+}
+
+/// `rsi` (Wilder's relative strength index) as a [`WindowUDF`].
+pub fn rsi_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(rsi::Rsi::new()))
+}
+
 /// Every window function of this crate.
 pub fn all_udwfs() -> Vec<Arc<WindowUDF>> {
-    vec![locf_udwf(), interpolate_udwf()]
+    vec![locf_udwf(), interpolate_udwf(), ema_udwf(), rsi_udwf()]
 }
 
 /// Every aggregate function of this crate.

@@ -1,0 +1,150 @@
+//! `rsi(value, n)`: Wilder's relative strength index, a window function.
+//!
+//! RSI compares the average gain with the average loss of the last `n` changes, smoothed the
+//! way Wilder defined it (and TA-Lib computes it): the first average is the plain mean of the
+//! first `n` changes, each later one `(previous * (n - 1) + change) / n`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
+use datafusion::logical_expr::{
+    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
+};
+use datafusion_macros::user_doc;
+
+use crate::args::{Arg, check_arity};
+use crate::ema::coerce_doubles;
+use crate::smoothing::{array, constant_number, doubles, rows_of};
+
+const NAME: &str = "rsi";
+const VALUE: Arg = Arg::new(NAME, 1, "value");
+const N: Arg = Arg::new(NAME, 2, "n");
+
+#[user_doc(
+    doc_section(label = "Tick data functions"),
+    description = "Wilder's relative strength index over the window's order, 0 to 100: \
+`100 - 100 / (1 + average gain / average loss)` of the changes between consecutive non-NULL \
+values. Warm-up: NULL until `n` changes have been seen (the first `n` values); the first \
+averages are the plain means of those `n` gains and losses, later ones Wilder-smoothed, \
+`(previous * (n - 1) + current) / n`, as TA-Lib computes them. 100 when there is no loss, 50 \
+when there is neither gain nor loss. NULL on a row whose value is NULL.",
+    syntax_example = "rsi(value, n) OVER (PARTITION BY symbol ORDER BY bar)",
+    sql_example = r#"```sql
+> SELECT t, close, rsi(close, 2) OVER (ORDER BY t) AS rsi2 FROM (VALUES (1, 10.0), (2, 11.0), (3, 10.5), (4, 11.5), (5, 11.0)) AS s(t, close);
++---+-------+-------------------+
+| t | close | rsi2              |
++---+-------+-------------------+
+| 1 | 10.0  |                   |
+| 2 | 11.0  |                   |
+| 3 | 10.5  | 66.66666666666666 |
+| 4 | 11.5  | 85.71428571428571 |
+| 5 | 11.0  | 54.54545454545455 |
++---+-------+-------------------+
+```"#,
+    argument(name = "value", description = "The series, usually closes: a number."),
+    argument(
+        name = "n",
+        description = "A constant: the number of changes averaged (14 is usual)."
+    )
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Rsi {
+    signature: Signature,
+}
+
+impl Default for Rsi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Rsi {
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl WindowUDFImpl for Rsi {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        check_arity(NAME, arg_types, 2, 2, "rsi(value, n)")?;
+        coerce_doubles(&[VALUE, N], arg_types)
+    }
+
+    fn partition_evaluator(
+        &self,
+        args: PartitionEvaluatorArgs,
+    ) -> Result<Box<dyn PartitionEvaluator>> {
+        let n = rows_of(&N, constant_number(&args, &N)?)?;
+        Ok(Box::new(RsiEvaluator { n }))
+    }
+
+    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(
+            field_args.name(),
+            DataType::Float64,
+            true,
+        )))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+#[derive(Debug)]
+struct RsiEvaluator {
+    n: usize,
+}
+
+/// Wilder's RSI of `values` over `n` changes (see the function's documentation).
+fn rsi(values: &[Option<f64>], n: usize) -> Vec<Option<f64>> {
+    let nf = n as f64;
+    let (mut previous, mut changes) = (None::<f64>, 0usize);
+    let (mut gain, mut loss) = (0.0, 0.0);
+    values
+        .iter()
+        .map(|v| {
+            let v = (*v)?;
+            let p = previous.replace(v)?;
+            let (up, down) = ((v - p).max(0.0), (p - v).max(0.0));
+            changes += 1;
+            if changes <= n {
+                gain += up / nf;
+                loss += down / nf;
+                if changes < n {
+                    return None;
+                }
+            } else {
+                gain = (gain * (nf - 1.0) + up) / nf;
+                loss = (loss * (nf - 1.0) + down) / nf;
+            }
+            Some(match (gain > 0.0, loss > 0.0) {
+                (_, true) => 100.0 - 100.0 / (1.0 + gain / loss),
+                (true, false) => 100.0,
+                (false, false) => 50.0,
+            })
+        })
+        .collect()
+}
+
+impl PartitionEvaluator for RsiEvaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], _num_rows: usize) -> Result<ArrayRef> {
+        let Some(value) = values.first() else {
+            return exec_err!("{NAME}: expected two arguments");
+        };
+        Ok(array(rsi(&doubles(value)?, self.n)))
+    }
+}

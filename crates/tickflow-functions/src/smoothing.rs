@@ -1,0 +1,82 @@
+//! Exponential smoothing shared by the analytics window functions (`ema`, `macd`, `rsi`).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
+use datafusion::physical_expr::expressions::Literal;
+
+use crate::args::Arg;
+
+/// The exponential moving average of `values` with weight `alpha` for the newest value, seeded
+/// with the first non-NULL value; a NULL leaves the average as it was (NULL before the first
+/// value). pandas: `Series.ewm(alpha=alpha, adjust=False, ignore_na=True).mean()`.
+pub(crate) fn ema(values: &[Option<f64>], alpha: f64) -> Vec<Option<f64>> {
+    let mut average: Option<f64> = None;
+    values
+        .iter()
+        .map(|v| {
+            if let Some(v) = v {
+                average = Some(match average {
+                    None => *v,
+                    Some(a) => a + alpha * (v - a),
+                });
+            }
+            average
+        })
+        .collect()
+}
+
+/// A column as DOUBLE values, NULLs kept.
+pub(crate) fn doubles(values: &ArrayRef) -> Result<Vec<Option<f64>>> {
+    let values = cast(values, &DataType::Float64)?;
+    Ok(values.as_primitive::<Float64Type>().iter().collect())
+}
+
+/// DOUBLE values as an array.
+pub(crate) fn array(values: Vec<Option<f64>>) -> ArrayRef {
+    Arc::new(Float64Array::from(values))
+}
+
+/// The constant argument `arg` of a window function call, as a number.
+pub(crate) fn constant_number(args: &PartitionEvaluatorArgs, arg: &Arg) -> Result<f64> {
+    let Some(expr) = args.input_exprs().get(arg.position - 1) else {
+        return exec_err!("{}: missing argument {}", arg.function, arg.position);
+    };
+    let value = expr
+        .downcast_ref::<Literal>()
+        .map(|l| l.value().clone())
+        .ok_or_else(|| arg.error("must be a constant number"))?;
+    match value.cast_to(&DataType::Float64) {
+        Ok(ScalarValue::Float64(Some(v))) if v.is_finite() => Ok(v),
+        _ => Err(arg.error(format!("must be a constant number, got {value}"))),
+    }
+}
+
+/// A smoothing length or weight: an integer `n >= 1` is a span (alpha = 2 / (n + 1)), a number
+/// in (0, 1) is alpha itself.
+pub(crate) fn alpha_of(arg: &Arg, n: f64) -> Result<f64> {
+    if n >= 1.0 && n.fract() == 0.0 {
+        Ok(2.0 / (n + 1.0))
+    } else if n > 0.0 && n < 1.0 {
+        Ok(n)
+    } else {
+        Err(arg.error(format!(
+            "must be a whole number of rows (1 or more) or a weight between 0 and 1, got {n}"
+        )))
+    }
+}
+
+/// The number of rows of a window length argument: a whole number, 1 or more.
+pub(crate) fn rows_of(arg: &Arg, n: f64) -> Result<usize> {
+    if n >= 1.0 && n.fract() == 0.0 && n <= 1e9 {
+        Ok(n as usize)
+    } else {
+        Err(arg.error(format!(
+            "must be a whole number of rows (1 or more), got {n}"
+        )))
+    }
+}
