@@ -10,11 +10,20 @@ use datafusion::prelude::{CsvReadOptions, SessionConfig, SessionContext};
 
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/reference/analytics_cases.csv");
 
-/// (our column, pandas' column) pairs the query returns side by side.
-const PAIRS: [(&str, &str); 3] = [
-    ("ema(close, 10) OVER w", "ema10"),
-    ("ema(close, 0.1) OVER w", "ema_a01"),
-    ("rsi(close, 14) OVER w", "rsi14"),
+/// (our column, pandas' column, rows pandas leaves NaN per symbol) triples the query returns
+/// side by side.
+const PAIRS: [(&str, &str, usize); 11] = [
+    ("ema(close, 10) OVER w", "ema10", 0),
+    ("ema(close, 0.1) OVER w", "ema_a01", 0),
+    ("rsi(close, 14) OVER w", "rsi14", 14),
+    ("macd(close) OVER w ['line']", "macd_line", 0),
+    ("macd(close, 12, 26, 9) OVER w ['signal']", "macd_signal", 0),
+    ("macd(close) OVER w ['histogram']", "macd_hist", 0),
+    ("bollinger(close, 20, 2) OVER w ['mid']", "bb_mid", 19),
+    ("bollinger(close, 20, 2) OVER w ['upper']", "bb_upper", 19),
+    ("bollinger(close, 20, 2) OVER w ['lower']", "bb_lower", 19),
+    ("atr(high, low, close, 14) OVER w", "atr14", 14),
+    ("realized_volatility(r, 20) OVER w", "rv20", 20),
 ];
 
 fn close(ours: Option<f64>, theirs: Option<f64>) -> bool {
@@ -25,21 +34,33 @@ fn close(ours: Option<f64>, theirs: Option<f64>) -> bool {
 }
 
 #[tokio::test]
-async fn ema_and_rsi_equal_pandas() -> Result<()> {
+async fn analytics_equal_pandas() -> Result<()> {
     let schema = Schema::new(vec![
         Field::new("symbol", DataType::Utf8, false),
         Field::new("t", DataType::Int64, false),
         Field::new("close", DataType::Float64, false),
+        Field::new("high", DataType::Float64, false),
+        Field::new("low", DataType::Float64, false),
         Field::new("ema10", DataType::Float64, true),
         Field::new("ema_a01", DataType::Float64, true),
         Field::new("rsi14", DataType::Float64, true),
+        Field::new("macd_line", DataType::Float64, true),
+        Field::new("macd_signal", DataType::Float64, true),
+        Field::new("macd_hist", DataType::Float64, true),
+        Field::new("bb_mid", DataType::Float64, true),
+        Field::new("bb_upper", DataType::Float64, true),
+        Field::new("bb_lower", DataType::Float64, true),
+        Field::new("atr14", DataType::Float64, true),
+        Field::new("rv20", DataType::Float64, true),
     ]);
     let select: Vec<String> = PAIRS
         .iter()
-        .flat_map(|(ours, theirs)| [ours.to_string(), theirs.to_string()])
+        .flat_map(|(ours, theirs, _)| [ours.to_string(), theirs.to_string()])
         .collect();
     let sql = format!(
-        "SELECT {} FROM cases WINDOW w AS (PARTITION BY symbol ORDER BY t) ORDER BY symbol, t",
+        "SELECT {} FROM (SELECT *, ln(close / lag(close) OVER w) AS r FROM cases \
+         WINDOW w AS (PARTITION BY symbol ORDER BY t)) \
+         WINDOW w AS (PARTITION BY symbol ORDER BY t) ORDER BY symbol, t",
         select.join(", ")
     );
     for (partitions, batch_size) in [(1, 8192), (4, 7), (3, 64)] {
@@ -58,7 +79,7 @@ async fn ema_and_rsi_equal_pandas() -> Result<()> {
         );
         let (mut compared, mut valued) = (0, 0);
         for batch in &batches {
-            for (i, (ours, theirs)) in PAIRS.iter().enumerate() {
+            for (i, (ours, theirs, _)) in PAIRS.iter().enumerate() {
                 let a = batch.column(2 * i).as_primitive::<Float64Type>();
                 let b = batch.column(2 * i + 1).as_primitive::<Float64Type>();
                 for row in 0..batch.num_rows() {
@@ -72,9 +93,10 @@ async fn ema_and_rsi_equal_pandas() -> Result<()> {
                 }
             }
         }
-        assert_eq!(compared, 3 * 900);
-        // rsi14 is NULL for the first 14 rows of each of the 3 symbols.
-        assert_eq!(valued, 3 * 900 - 3 * 14);
+        assert_eq!(compared, PAIRS.len() * 900);
+        // Each column's warm-up rows are NULL for each of the 3 symbols, and only those.
+        let warm_up: usize = PAIRS.iter().map(|p| 3 * p.2).sum();
+        assert_eq!(valued, PAIRS.len() * 900 - warm_up);
     }
     Ok(())
 }

@@ -16,6 +16,10 @@
 //! | `session_buckets(width, start, end [, calendar])` | table | the buckets of the sessions only |
 //! | `ema(value, n)` | window | exponential moving average (span or alpha) |
 //! | `rsi(value, n)` | window | Wilder's relative strength index |
+//! | `macd(value [, fast, slow, signal])` | window | `{line, signal, histogram}` |
+//! | `bollinger(value, n, k)` | window | `{mid, upper, lower}` bands |
+//! | `atr(high, low, close, n)` | window | Wilder's average true range |
+//! | `realized_volatility(r, n)` | window | `sqrt(Σ r²)` over the last `n` returns |
 //! | `interpolate(time, value)` | window | a NULL value linear in time between its non-NULL neighbours |
 //!
 //! Register them all on a context and write bars in SQL:
@@ -54,14 +58,18 @@ mod smoothing;
 #[cfg(test)]
 mod test_util;
 
+pub mod atr;
 pub mod bar_std;
+pub mod bollinger;
 pub mod calendar;
 pub mod ema;
 pub mod in_session;
 pub mod interpolate;
 pub mod is_trading_day;
 pub mod locf;
+pub mod macd;
 pub mod ohlc;
+pub mod realized_volatility;
 pub mod rsi;
 pub mod session_buckets;
 pub mod time_bucket;
@@ -121,9 +129,40 @@ pub fn rsi_udwf() -> Arc<WindowUDF> {
     Arc::new(WindowUDF::from(rsi::Rsi::new()))
 }
 
+/// `macd` (line, signal and histogram) as a [`WindowUDF`].
+pub fn macd_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(macd::Macd::new()))
+}
+
+/// `bollinger` (mid, upper and lower bands) as a [`WindowUDF`].
+pub fn bollinger_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(bollinger::Bollinger::new()))
+}
+
+/// `atr` (Wilder's average true range) as a [`WindowUDF`].
+pub fn atr_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(atr::Atr::new()))
+}
+
+/// `realized_volatility` (root of the summed squared returns) as a [`WindowUDF`].
+pub fn realized_volatility_udwf() -> Arc<WindowUDF> {
+    Arc::new(WindowUDF::from(
+        realized_volatility::RealizedVolatility::new(),
+    ))
+}
+
 /// Every window function of this crate.
 pub fn all_udwfs() -> Vec<Arc<WindowUDF>> {
-    vec![locf_udwf(), interpolate_udwf(), ema_udwf(), rsi_udwf()]
+    vec![
+        locf_udwf(),
+        interpolate_udwf(),
+        ema_udwf(),
+        rsi_udwf(),
+        macd_udwf(),
+        bollinger_udwf(),
+        atr_udwf(),
+        realized_volatility_udwf(),
+    ]
 }
 
 /// Every aggregate function of this crate.

@@ -80,3 +80,29 @@ pub(crate) fn rows_of(arg: &Arg, n: f64) -> Result<usize> {
         )))
     }
 }
+
+/// For each row, the last `n` non-NULL values up to it (oldest first), when there are `n`; the
+/// row's own value must be non-NULL. Rolling statistics over rows that have a value.
+pub(crate) fn rolling<T>(
+    values: &[Option<f64>],
+    n: usize,
+    mut f: impl FnMut(&[f64]) -> T,
+) -> Vec<Option<T>> {
+    let mut seen: Vec<f64> = Vec::with_capacity(values.len());
+    values
+        .iter()
+        .map(|v| {
+            let v = (*v)?;
+            seen.push(v);
+            (seen.len() >= n).then(|| f(&seen[seen.len() - n..]))
+        })
+        .collect()
+}
+
+/// The mean and the population standard deviation (divisor n) of `window`, in two passes.
+pub(crate) fn mean_std(window: &[f64]) -> (f64, f64) {
+    let n = window.len() as f64;
+    let mean = window.iter().sum::<f64>() / n;
+    let variance = window.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, variance.sqrt())
+}

@@ -1,0 +1,137 @@
+//! `atr(high, low, close, n)`: Wilder's average true range, a window function.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result, exec_err};
+use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
+use datafusion::logical_expr::{
+    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
+};
+use datafusion_macros::user_doc;
+
+use crate::args::{Arg, check_arity};
+use crate::ema::coerce_doubles;
+use crate::smoothing::{array, constant_number, doubles, rows_of};
+
+const NAME: &str = "atr";
+const ARGS: [Arg; 4] = [
+    Arg::new(NAME, 1, "high"),
+    Arg::new(NAME, 2, "low"),
+    Arg::new(NAME, 3, "close"),
+    Arg::new(NAME, 4, "n"),
+];
+
+#[user_doc(
+    doc_section(label = "Tick data functions"),
+    description = "Wilder's average true range over the window's order. A bar's true range is \
+`max(high - low, |high - previous close|, |low - previous close|)`, so the first bar has none. \
+Warm-up as TA-Lib: NULL until `n` true ranges exist (the first `n` bars); the first ATR is \
+their mean, each later one `(previous * (n - 1) + true range) / n`. A bar with a NULL high, \
+low or close is skipped and gets NULL.",
+    syntax_example = "atr(high, low, close, n) OVER (PARTITION BY symbol ORDER BY bar)",
+    sql_example = r#"```sql
+> SELECT t, atr(h, l, c, 2) OVER (ORDER BY t) AS atr2 FROM (VALUES (1, 11.0, 9.0, 10.0), (2, 12.0, 10.0, 11.0), (3, 11.5, 10.5, 11.0), (4, 14.0, 11.0, 13.0)) AS s(t, h, l, c);
++---+------+
+| t | atr2 |
++---+------+
+| 1 |      |
+| 2 |      |
+| 3 | 1.5  |
+| 4 | 2.25 |
++---+------+
+```"#,
+    argument(name = "high", description = "The bar's high: a number."),
+    argument(name = "low", description = "The bar's low: a number."),
+    argument(name = "close", description = "The bar's close: a number."),
+    argument(
+        name = "n",
+        description = "A constant: the number of true ranges (14 is usual)."
+    )
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Atr {
+    signature: Signature,
+}
+
+impl Default for Atr {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Atr {
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl WindowUDFImpl for Atr {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        check_arity(NAME, arg_types, 4, 4, "atr(high, low, close, n)")?;
+        coerce_doubles(&ARGS, arg_types)
+    }
+
+    fn partition_evaluator(
+        &self,
+        args: PartitionEvaluatorArgs,
+    ) -> Result<Box<dyn PartitionEvaluator>> {
+        let n = rows_of(&ARGS[3], constant_number(&args, &ARGS[3])?)?;
+        Ok(Box::new(AtrEvaluator { n }))
+    }
+
+    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(
+            field_args.name(),
+            DataType::Float64,
+            true,
+        )))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+#[derive(Debug)]
+struct AtrEvaluator {
+    n: usize,
+}
+
+impl PartitionEvaluator for AtrEvaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        let [high, low, close, ..] = values else {
+            return exec_err!("{NAME}: expected four arguments");
+        };
+        let (high, low, close) = (doubles(high)?, doubles(low)?, doubles(close)?);
+        let nf = self.n as f64;
+        let (mut previous_close, mut ranges, mut average) = (None::<f64>, 0usize, 0.0);
+        let out = (0..num_rows)
+            .map(|i| {
+                let (h, l, c) = (high[i]?, low[i]?, close[i]?);
+                let pc = previous_close.replace(c)?;
+                let range = (h - l).max((h - pc).abs()).max((l - pc).abs());
+                ranges += 1;
+                if ranges <= self.n {
+                    average += range / nf;
+                    (ranges == self.n).then_some(average)
+                } else {
+                    average = (average * (nf - 1.0) + range) / nf;
+                    Some(average)
+                }
+            })
+            .collect();
+        Ok(array(out))
+    }
+}
