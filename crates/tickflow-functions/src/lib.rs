@@ -12,6 +12,7 @@
 //! | `locf(value)` | window | the last non-NULL value so far (fills empty bars) |
 //! | `is_trading_day(date [, calendar])` | scalar | whether the exchange trades that day |
 //! | `in_session(ts [, calendar])` | scalar | whether `ts` is in a regular session |
+//! | `session_open(date [, calendar])`, `session_close(..)` | scalar | the session's open, close |
 //! | `trading_days(start, end [, calendar])` | table | `(day, open, close)` per trading day |
 //! | `session_buckets(width, start, end [, calendar])` | table | the buckets of the sessions only |
 //! | `ema(value, n)` | window | exponential moving average (span or alpha) |
@@ -72,6 +73,8 @@ pub mod ohlc;
 pub mod realized_volatility;
 pub mod rsi;
 pub mod session_buckets;
+pub mod session_close;
+pub mod session_open;
 pub mod time_bucket;
 pub mod time_bucket_table;
 pub mod time_buckets;
@@ -185,6 +188,16 @@ pub fn in_session_udf() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::from(in_session::InSession::new()))
 }
 
+/// `session_open` as a [`ScalarUDF`].
+pub fn session_open_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(session_open::SessionOpen::new()))
+}
+
+/// `session_close` as a [`ScalarUDF`].
+pub fn session_close_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(session_close::SessionClose::new()))
+}
+
 /// Every scalar function of this crate.
 pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
     vec![
@@ -192,6 +205,8 @@ pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
         time_buckets_udf(),
         is_trading_day_udf(),
         in_session_udf(),
+        session_open_udf(),
+        session_close_udf(),
     ]
 }
 

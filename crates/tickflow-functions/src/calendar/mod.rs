@@ -229,3 +229,39 @@ pub(crate) fn instants(
         .map(|n| n.map(DateTime::from_timestamp_nanos))
         .collect())
 }
+
+/// Which end of a session [`session_bounds`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Bound {
+    Open,
+    Close,
+}
+
+/// The `bound` of each row's session, as UTC instants (NULL on a day without one, or for NULL):
+/// the body of `session_open` and `session_close`.
+pub(crate) fn session_bounds(
+    function: &'static str,
+    args: &datafusion::logical_expr::ScalarFunctionArgs,
+    bound: Bound,
+) -> Result<datafusion::logical_expr::ColumnarValue> {
+    use datafusion::arrow::array::TimestampNanosecondArray;
+    use datafusion::logical_expr::ColumnarValue;
+    let calendar = calendar_arg(function, 2, &args.args)?;
+    let dates = local_dates(&calendar, &args.args[0].to_array(args.number_rows)?)?;
+    let instants = dates
+        .into_iter()
+        .map(|d| {
+            let Some(d) = d else { return Ok(None) };
+            Ok(calendar.session(d)?.and_then(|(open, close)| {
+                match bound {
+                    Bound::Open => open,
+                    Bound::Close => close,
+                }
+                .timestamp_nanos_opt()
+            }))
+        })
+        .collect::<Result<TimestampNanosecondArray>>()?;
+    Ok(ColumnarValue::Array(Arc::new(
+        instants.with_timezone("UTC"),
+    )))
+}
