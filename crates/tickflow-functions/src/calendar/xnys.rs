@@ -342,6 +342,54 @@ mod tests {
         );
     }
 
+    /// `in_session` against a plain loop written from NYSE's published lists and New York's
+    /// clock (chrono-tz directly): seeded random instants over 2019-2026, half of them within a
+    /// second of an open or a close (where DST and early closes bite).
+    #[test]
+    fn in_session_equals_a_plain_loop() {
+        use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let reference = |t: DateTime<Utc>| {
+            let local = t.with_timezone(&chrono_tz::America::New_York);
+            let day = local.date_naive();
+            let (_, holidays, early) = PUBLISHED
+                .iter()
+                .find(|p| p.0 == day.year())
+                .expect("a published year");
+            let md = (day.month(), day.day());
+            if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) || holidays.contains(&md) {
+                return false;
+            }
+            let minutes = local.hour() * 60 + local.minute();
+            let close = if early.contains(&md) {
+                13 * 60
+            } else {
+                16 * 60
+            };
+            (9 * 60 + 30..close).contains(&minutes)
+        };
+        let xnys = calendar("XNYS");
+        let mut rng = StdRng::seed_from_u64(20191129);
+        let first = Utc.with_ymd_and_hms(2019, 1, 1, 5, 0, 0).unwrap();
+        let span = (Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap() - first).num_seconds();
+        for i in 0..200_000 {
+            let t = if i % 2 == 0 {
+                first + Duration::seconds(rng.random_range(0..span))
+            } else {
+                // Near a session's open or close: 09:30, 13:00 or 16:00 New York, +-1 s.
+                let day = (first + Duration::seconds(rng.random_range(0..span))).date_naive();
+                let (h, m) = [(9, 30), (13, 0), (16, 0)][rng.random_range(0..3)];
+                let local = chrono_tz::America::New_York
+                    .from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+                    .single()
+                    .expect("no DST change at these hours");
+                local.with_timezone(&Utc) + Duration::seconds(rng.random_range(-1..=1))
+            };
+            assert_eq!(xnys.in_session(t).unwrap(), reference(t), "{t}");
+        }
+    }
+
     /// Easter against known dates (the Gregorian tables).
     #[test]
     fn easter_sundays() {
