@@ -89,3 +89,26 @@ pub(crate) fn check_arity(
     }
     Ok(())
 }
+
+/// `Default` and `new()` for a function whose only field is a user-defined signature: the
+/// function checks and coerces its own arguments, so its errors name them.
+macro_rules! user_defined_signature {
+    ($function:ident) => {
+        impl Default for $function {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl $function {
+            pub fn new() -> Self {
+                Self {
+                    signature: datafusion::logical_expr::Signature::user_defined(
+                        datafusion::logical_expr::Volatility::Immutable,
+                    ),
+                }
+            }
+        }
+    };
+}
+pub(crate) use user_defined_signature;

@@ -6,9 +6,7 @@ use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
 use crate::args::{Arg, check_arity};
@@ -55,19 +53,7 @@ pub struct Atr {
     signature: Signature,
 }
 
-impl Default for Atr {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Atr {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(Atr);
 
 impl WindowUDFImpl for Atr {
     fn name(&self) -> &str {

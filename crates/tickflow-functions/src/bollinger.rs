@@ -6,9 +6,7 @@ use datafusion::arrow::array::{ArrayRef, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
 use crate::args::{Arg, check_arity};
@@ -53,19 +51,7 @@ pub struct Bollinger {
     signature: Signature,
 }
 
-impl Default for Bollinger {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Bollinger {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(Bollinger);
 
 fn fields() -> Fields {
     ["mid", "upper", "lower"]

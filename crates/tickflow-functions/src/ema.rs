@@ -10,9 +10,7 @@ use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
 use crate::args::{Arg, check_arity};
@@ -53,19 +51,7 @@ pub struct Ema {
     signature: Signature,
 }
 
-impl Default for Ema {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Ema {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(Ema);
 
 /// Numeric window arguments become DOUBLE.
 pub(crate) fn coerce_doubles(args: &[Arg], arg_types: &[DataType]) -> Result<Vec<DataType>> {

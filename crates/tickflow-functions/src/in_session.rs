@@ -9,7 +9,7 @@ use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 use datafusion_macros::user_doc;
 
@@ -50,19 +50,7 @@ pub struct InSession {
     signature: Signature,
 }
 
-impl Default for InSession {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl InSession {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(InSession);
 
 impl ScalarUDFImpl for InSession {
     fn name(&self) -> &str {

@@ -16,9 +16,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
 use crate::args::{Arg, check_arity};
@@ -62,19 +60,7 @@ pub struct Interpolate {
     signature: Signature,
 }
 
-impl Default for Interpolate {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Interpolate {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(Interpolate);
 
 /// The result type for a (coerced) value type.
 fn output_type(value: &DataType) -> DataType {

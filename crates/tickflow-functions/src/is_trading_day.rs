@@ -9,7 +9,7 @@ use datafusion::arrow::array::BooleanArray;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
 };
 use datafusion_macros::user_doc;
 
@@ -52,19 +52,7 @@ pub struct IsTradingDay {
     signature: Signature,
 }
 
-impl Default for IsTradingDay {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl IsTradingDay {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(IsTradingDay);
 
 /// A date argument: DATE (strings and DATE64 cast to it) or a TIMESTAMP as it is.
 pub(crate) fn coerce_date(arg: &Arg, dt: &DataType) -> Result<DataType> {

@@ -190,12 +190,16 @@ pub fn in_session_udf() -> Arc<ScalarUDF> {
 
 /// `session_open` as a [`ScalarUDF`].
 pub fn session_open_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(session_open::SessionOpen::new()))
+    Arc::new(ScalarUDF::from(calendar::SessionBoundary::new(
+        calendar::Bound::Open,
+    )))
 }
 
 /// `session_close` as a [`ScalarUDF`].
 pub fn session_close_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(session_close::SessionClose::new()))
+    Arc::new(ScalarUDF::from(calendar::SessionBoundary::new(
+        calendar::Bound::Close,
+    )))
 }
 
 /// Every scalar function of this crate.

@@ -13,9 +13,7 @@ use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
 use crate::args::check_arity;
@@ -49,19 +47,7 @@ pub struct Locf {
     signature: Signature,
 }
 
-impl Default for Locf {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Locf {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(Locf);
 
 impl WindowUDFImpl for Locf {
     fn name(&self) -> &str {

@@ -7,9 +7,7 @@ use datafusion::arrow::array::{ArrayRef, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{
-    Documentation, PartitionEvaluator, Signature, Volatility, WindowUDFImpl,
-};
+use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
 use datafusion_macros::user_doc;
 
 use crate::args::{Arg, check_arity};
@@ -52,19 +50,7 @@ pub struct Macd {
     signature: Signature,
 }
 
-impl Default for Macd {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Macd {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
+crate::args::user_defined_signature!(Macd);
 
 fn fields() -> Fields {
     ["line", "signal", "histogram"]

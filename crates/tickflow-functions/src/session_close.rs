@@ -1,18 +1,10 @@
 //! `session_close(date [, calendar])`: the instant the exchange's session of a date closes (the early close on such days).
+//!
+//! The function is [`SessionBoundary`](crate::calendar::SessionBoundary) with
+//! [`Bound::Close`](crate::calendar::Bound); this file holds its documentation.
 
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
-
-use crate::args::{Arg, check_arity};
-use crate::calendar::{Bound, session_bounds};
-use crate::is_trading_day::coerce_date;
-
-const NAME: &str = "session_close";
-const DATE: Arg = Arg::new(NAME, 1, "date");
 
 #[user_doc(
     doc_section(label = "Tick data functions"),
@@ -37,53 +29,11 @@ const DATE: Arg = Arg::new(NAME, 1, "date");
         description = "A constant: 'XNYS' (the default), 'XNAS', or the path of a calendar file."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SessionClose {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct SessionClose;
 
-impl Default for SessionClose {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SessionClose {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for SessionClose {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 1, 2, "session_close(date [, calendar])")?;
-        let mut types = vec![coerce_date(&DATE, &arg_types[0])?];
-        types.extend(arg_types.get(1).map(|_| DataType::Utf8));
-        Ok(types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Timestamp(
-            TimeUnit::Nanosecond,
-            Some("UTC".into()),
-        ))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        session_bounds(NAME, &args, Bound::Close)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+/// The documentation of `session_close`.
+pub(crate) fn documentation() -> Option<&'static Documentation> {
+    static DOC: SessionClose = SessionClose;
+    DOC.doc()
 }

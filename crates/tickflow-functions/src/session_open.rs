@@ -1,18 +1,10 @@
 //! `session_open(date [, calendar])`: the instant the exchange's session of a date opens.
+//!
+//! The function is [`SessionBoundary`](crate::calendar::SessionBoundary) with
+//! [`Bound::Open`](crate::calendar::Bound); this file holds its documentation.
 
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::Result;
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
-};
+use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
-
-use crate::args::{Arg, check_arity};
-use crate::calendar::{Bound, session_bounds};
-use crate::is_trading_day::coerce_date;
-
-const NAME: &str = "session_open";
-const DATE: Arg = Arg::new(NAME, 1, "date");
 
 #[user_doc(
     doc_section(label = "Tick data functions"),
@@ -37,53 +29,11 @@ const DATE: Arg = Arg::new(NAME, 1, "date");
         description = "A constant: 'XNYS' (the default), 'XNAS', or the path of a calendar file."
     )
 )]
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SessionOpen {
-    signature: Signature,
-}
+#[derive(Debug)]
+pub struct SessionOpen;
 
-impl Default for SessionOpen {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SessionOpen {
-    pub fn new() -> Self {
-        Self {
-            signature: Signature::user_defined(Volatility::Immutable),
-        }
-    }
-}
-
-impl ScalarUDFImpl for SessionOpen {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 1, 2, "session_open(date [, calendar])")?;
-        let mut types = vec![coerce_date(&DATE, &arg_types[0])?];
-        types.extend(arg_types.get(1).map(|_| DataType::Utf8));
-        Ok(types)
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Timestamp(
-            TimeUnit::Nanosecond,
-            Some("UTC".into()),
-        ))
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        session_bounds(NAME, &args, Bound::Open)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
+/// The documentation of `session_open`.
+pub(crate) fn documentation() -> Option<&'static Documentation> {
+    static DOC: SessionOpen = SessionOpen;
+    DOC.doc()
 }

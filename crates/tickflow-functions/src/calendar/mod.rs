@@ -230,16 +230,94 @@ pub(crate) fn instants(
         .collect())
 }
 
-/// Which end of a session [`session_bounds`] gives.
+/// Which end of a session [`SessionBoundary`] gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Bound {
+pub enum Bound {
     Open,
     Close,
 }
 
-/// The `bound` of each row's session, as UTC instants (NULL on a day without one, or for NULL):
-/// the body of `session_open` and `session_close`.
-pub(crate) fn session_bounds(
+impl Bound {
+    /// The SQL function that gives this end of a session.
+    fn function(self) -> &'static str {
+        match self {
+            Bound::Open => "session_open",
+            Bound::Close => "session_close",
+        }
+    }
+}
+
+/// `session_open(date [, calendar])` and `session_close(date [, calendar])`: the instant a
+/// date's regular session opens or closes, in UTC (NULL on a day without a session). One
+/// implementation for both; their documentation is in `session_open.rs` and `session_close.rs`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SessionBoundary {
+    bound: Bound,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl SessionBoundary {
+    pub fn new(bound: Bound) -> Self {
+        Self {
+            bound,
+            signature: datafusion::logical_expr::Signature::user_defined(
+                datafusion::logical_expr::Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for SessionBoundary {
+    fn name(&self) -> &str {
+        self.bound.function()
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn coerce_types(
+        &self,
+        arg_types: &[datafusion::arrow::datatypes::DataType],
+    ) -> Result<Vec<datafusion::arrow::datatypes::DataType>> {
+        use datafusion::arrow::datatypes::DataType;
+        let name = self.bound.function();
+        let usage = format!("{name}(date [, calendar])");
+        crate::args::check_arity(name, arg_types, 1, 2, &usage)?;
+        let date = crate::args::Arg::new(name, 1, "date");
+        let mut types = vec![crate::is_trading_day::coerce_date(&date, &arg_types[0])?];
+        types.extend(arg_types.get(1).map(|_| DataType::Utf8));
+        Ok(types)
+    }
+
+    fn return_type(
+        &self,
+        _arg_types: &[datafusion::arrow::datatypes::DataType],
+    ) -> Result<datafusion::arrow::datatypes::DataType> {
+        use datafusion::arrow::datatypes::{DataType, TimeUnit};
+        Ok(DataType::Timestamp(
+            TimeUnit::Nanosecond,
+            Some("UTC".into()),
+        ))
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> Result<datafusion::logical_expr::ColumnarValue> {
+        session_bounds(self.bound.function(), &args, self.bound)
+    }
+
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        match self.bound {
+            Bound::Open => crate::session_open::documentation(),
+            Bound::Close => crate::session_close::documentation(),
+        }
+    }
+}
+
+/// The `bound` of each row's session, as UTC instants (NULL on a day without one, or for NULL).
+fn session_bounds(
     function: &'static str,
     args: &datafusion::logical_expr::ScalarFunctionArgs,
     bound: Bound,
