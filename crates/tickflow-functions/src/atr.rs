@@ -1,16 +1,13 @@
 //! `atr(high, low, close, n)`: Wilder's average true range, a window function.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
+use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
-use crate::args::{Arg, check_arity};
-use crate::ema::coerce_doubles;
+use crate::args::Arg;
 use crate::smoothing::{array, constant_number, doubles, rows_of};
 
 const NAME: &str = "atr";
@@ -55,40 +52,17 @@ pub struct Atr {
 
 crate::args::user_defined_signature!(Atr);
 
-impl WindowUDFImpl for Atr {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 4, 4, "atr(high, low, close, n)")?;
-        coerce_doubles(&ARGS, arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        let n = rows_of(&ARGS[3], constant_number(&args, &ARGS[3])?)?;
+crate::smoothing::analytics_window!(
+    Atr,
+    "atr(high, low, close, n)",
+    ARGS,
+    4,
+    DataType::Float64,
+    |args: &PartitionEvaluatorArgs| -> Result<Box<dyn PartitionEvaluator>> {
+        let n = rows_of(&ARGS[3], constant_number(args, &ARGS[3])?)?;
         Ok(Box::new(AtrEvaluator { n }))
     }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(
-            field_args.name(),
-            DataType::Float64,
-            true,
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);
 
 #[derive(Debug)]
 struct AtrEvaluator {

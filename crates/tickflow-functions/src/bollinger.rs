@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
+use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
-use crate::args::{Arg, check_arity};
-use crate::ema::coerce_doubles;
+use crate::args::Arg;
 use crate::smoothing::{array, constant_number, doubles, mean_std, rolling, rows_of};
 
 const NAME: &str = "bollinger";
@@ -60,41 +59,18 @@ fn fields() -> Fields {
         .collect()
 }
 
-impl WindowUDFImpl for Bollinger {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 3, 3, "bollinger(value, n, k)")?;
-        coerce_doubles(&[VALUE, N, K], arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        let n = rows_of(&N, constant_number(&args, &N)?)?;
-        let k = constant_number(&args, &K)?;
+crate::smoothing::analytics_window!(
+    Bollinger,
+    "bollinger(value, n, k)",
+    [VALUE, N, K],
+    3,
+    DataType::Struct(fields()),
+    |args: &PartitionEvaluatorArgs| -> Result<Box<dyn PartitionEvaluator>> {
+        let n = rows_of(&N, constant_number(args, &N)?)?;
+        let k = constant_number(args, &K)?;
         Ok(Box::new(BollingerEvaluator { n, k }))
     }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(
-            field_args.name(),
-            DataType::Struct(fields()),
-            true,
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);
 
 #[derive(Debug)]
 struct BollingerEvaluator {

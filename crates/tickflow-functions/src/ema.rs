@@ -4,16 +4,14 @@
 //! new value by `alpha`. Written with SQL's aggregates it needs a recursive query; as a window
 //! function it is one pass over each series.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
+use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
-use crate::args::{Arg, check_arity};
+use crate::args::Arg;
 use crate::smoothing::{alpha_of, array, constant_number, doubles, ema};
 
 const NAME: &str = "ema";
@@ -53,48 +51,17 @@ pub struct Ema {
 
 crate::args::user_defined_signature!(Ema);
 
-/// Numeric window arguments become DOUBLE.
-pub(crate) fn coerce_doubles(args: &[Arg], arg_types: &[DataType]) -> Result<Vec<DataType>> {
-    args.iter()
-        .zip(arg_types)
-        .map(|(arg, dt)| arg.coerce_numeric(dt, false).map(|_| DataType::Float64))
-        .collect()
-}
-
-impl WindowUDFImpl for Ema {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 2, 2, "ema(value, n)")?;
-        coerce_doubles(&[VALUE, N], arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        let alpha = alpha_of(&N, constant_number(&args, &N)?)?;
+crate::smoothing::analytics_window!(
+    Ema,
+    "ema(value, n)",
+    [VALUE, N],
+    2,
+    DataType::Float64,
+    |args: &PartitionEvaluatorArgs| -> Result<Box<dyn PartitionEvaluator>> {
+        let alpha = alpha_of(&N, constant_number(args, &N)?)?;
         Ok(Box::new(EmaEvaluator { alpha }))
     }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(
-            field_args.name(),
-            DataType::Float64,
-            true,
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);
 
 #[derive(Debug)]
 struct EmaEvaluator {

@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, StructArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
+use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
-use crate::args::{Arg, check_arity};
-use crate::ema::coerce_doubles;
+use crate::args::Arg;
 use crate::smoothing::{alpha_of, array, constant_number, doubles, ema, rows_of};
 
 const NAME: &str = "macd";
@@ -59,27 +58,16 @@ fn fields() -> Fields {
         .collect()
 }
 
-impl WindowUDFImpl for Macd {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 1, 4, "macd(value [, fast, slow, signal])")?;
-        coerce_doubles(&[VALUE, FAST, SLOW, SIGNAL], arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
+crate::smoothing::analytics_window!(
+    Macd,
+    "macd(value [, fast, slow, signal])",
+    [VALUE, FAST, SLOW, SIGNAL],
+    1,
+    DataType::Struct(fields()),
+    |args: &PartitionEvaluatorArgs| -> Result<Box<dyn PartitionEvaluator>> {
         let span = |arg: &Arg, default: f64| -> Result<f64> {
             let n = if args.input_exprs().len() >= arg.position {
-                constant_number(&args, arg)?
+                constant_number(args, arg)?
             } else {
                 default
             };
@@ -92,19 +80,7 @@ impl WindowUDFImpl for Macd {
             signal: span(&SIGNAL, 9.0)?,
         }))
     }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(
-            field_args.name(),
-            DataType::Struct(fields()),
-            true,
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);
 
 /// The three EMAs' weights.
 #[derive(Debug)]

@@ -1,16 +1,13 @@
 //! `realized_volatility(r, n)`: the square root of the sum of squared returns over the last `n`.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
+use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
-use crate::args::{Arg, check_arity};
-use crate::ema::coerce_doubles;
+use crate::args::Arg;
 use crate::smoothing::{array, constant_number, doubles, rolling, rows_of};
 
 const NAME: &str = "realized_volatility";
@@ -45,40 +42,17 @@ pub struct RealizedVolatility {
 
 crate::args::user_defined_signature!(RealizedVolatility);
 
-impl WindowUDFImpl for RealizedVolatility {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 2, 2, "realized_volatility(r, n)")?;
-        coerce_doubles(&[RETURNS, N], arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        let n = rows_of(&N, constant_number(&args, &N)?)?;
+crate::smoothing::analytics_window!(
+    RealizedVolatility,
+    "realized_volatility(r, n)",
+    [RETURNS, N],
+    2,
+    DataType::Float64,
+    |args: &PartitionEvaluatorArgs| -> Result<Box<dyn PartitionEvaluator>> {
+        let n = rows_of(&N, constant_number(args, &N)?)?;
         Ok(Box::new(RealizedVolatilityEvaluator { n }))
     }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(
-            field_args.name(),
-            DataType::Float64,
-            true,
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);
 
 #[derive(Debug)]
 struct RealizedVolatilityEvaluator {

@@ -4,17 +4,14 @@
 //! way Wilder defined it (and TA-Lib computes it): the first average is the plain mean of the
 //! first `n` changes, each later one `(previous * (n - 1) + change) / n`.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
-use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
-use datafusion::logical_expr::{Documentation, PartitionEvaluator, Signature, WindowUDFImpl};
+use datafusion::logical_expr::function::PartitionEvaluatorArgs;
+use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
-use crate::args::{Arg, check_arity};
-use crate::ema::coerce_doubles;
+use crate::args::Arg;
 use crate::smoothing::{array, constant_number, doubles, rows_of};
 
 const NAME: &str = "rsi";
@@ -55,40 +52,17 @@ pub struct Rsi {
 
 crate::args::user_defined_signature!(Rsi);
 
-impl WindowUDFImpl for Rsi {
-    fn name(&self) -> &str {
-        NAME
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types, 2, 2, "rsi(value, n)")?;
-        coerce_doubles(&[VALUE, N], arg_types)
-    }
-
-    fn partition_evaluator(
-        &self,
-        args: PartitionEvaluatorArgs,
-    ) -> Result<Box<dyn PartitionEvaluator>> {
-        let n = rows_of(&N, constant_number(&args, &N)?)?;
+crate::smoothing::analytics_window!(
+    Rsi,
+    "rsi(value, n)",
+    [VALUE, N],
+    2,
+    DataType::Float64,
+    |args: &PartitionEvaluatorArgs| -> Result<Box<dyn PartitionEvaluator>> {
+        let n = rows_of(&N, constant_number(args, &N)?)?;
         Ok(Box::new(RsiEvaluator { n }))
     }
-
-    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(
-            field_args.name(),
-            DataType::Float64,
-            true,
-        )))
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.doc()
-    }
-}
+);
 
 #[derive(Debug)]
 struct RsiEvaluator {

@@ -106,3 +106,60 @@ pub(crate) fn mean_std(window: &[f64]) -> (f64, f64) {
     let variance = window.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
     (mean, variance.sqrt())
 }
+
+/// Numeric window arguments become DOUBLE.
+pub(crate) fn coerce_doubles(args: &[Arg], arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    args.iter()
+        .zip(arg_types)
+        .map(|(arg, dt)| arg.coerce_numeric(dt, false).map(|_| DataType::Float64))
+        .collect()
+}
+
+/// The `WindowUDFImpl` of an analytics window function named by the module's `NAME`: `args`
+/// (numbers, passed as DOUBLE; at least `min` of them, `usage` shown when the count is wrong),
+/// one nullable column of `output`, and `evaluator` making each partition's evaluator from the
+/// call's arguments.
+macro_rules! analytics_window {
+    ($function:ident, $usage:expr, $args:expr, $min:expr, $output:expr, $evaluator:expr) => {
+        impl datafusion::logical_expr::WindowUDFImpl for $function {
+            fn name(&self) -> &str {
+                NAME
+            }
+
+            fn signature(&self) -> &datafusion::logical_expr::Signature {
+                &self.signature
+            }
+
+            fn coerce_types(
+                &self,
+                arg_types: &[datafusion::arrow::datatypes::DataType],
+            ) -> datafusion::common::Result<Vec<datafusion::arrow::datatypes::DataType>> {
+                let args = $args;
+                crate::args::check_arity(NAME, arg_types, $min, args.len(), $usage)?;
+                crate::smoothing::coerce_doubles(&args, arg_types)
+            }
+
+            fn partition_evaluator(
+                &self,
+                args: datafusion::logical_expr::function::PartitionEvaluatorArgs,
+            ) -> datafusion::common::Result<Box<dyn datafusion::logical_expr::PartitionEvaluator>>
+            {
+                ($evaluator)(&args)
+            }
+
+            fn field(
+                &self,
+                field_args: datafusion::logical_expr::function::WindowUDFFieldArgs,
+            ) -> datafusion::common::Result<datafusion::arrow::datatypes::FieldRef> {
+                Ok(std::sync::Arc::new(
+                    datafusion::arrow::datatypes::Field::new(field_args.name(), $output, true),
+                ))
+            }
+
+            fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+                self.doc()
+            }
+        }
+    };
+}
+pub(crate) use analytics_window;
