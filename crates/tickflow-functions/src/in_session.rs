@@ -80,10 +80,8 @@ impl ScalarUDFImpl for InSession {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let calendar = calendar_arg(NAME, 2, &args.args)?;
-        let out = instants(&args.args[0].to_array(args.number_rows)?)?
-            .into_iter()
-            .map(|t| t.map(|t| calendar.in_session(t)).transpose())
-            .collect::<Result<BooleanArray>>()?;
+        let instants = instants(&args.args[0].to_array(args.number_rows)?)?;
+        let out = BooleanArray::from(calendar.in_sessions(instants)?);
         Ok(ColumnarValue::Array(Arc::new(out)))
     }
 

@@ -76,12 +76,10 @@ pub(crate) fn sessions_batch(
 ) -> Result<RecordBatch> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch");
     let (mut days, mut opens, mut closes) = (vec![], vec![], vec![]);
-    for day in calendar.trading_days(start, end)? {
-        if let Some((open, close)) = calendar.session(day)? {
-            days.push((day - epoch).num_days() as i32);
-            opens.push(open.timestamp_nanos_opt());
-            closes.push(close.timestamp_nanos_opt());
-        }
+    for (day, open, close) in calendar.sessions(start, end)? {
+        days.push((day - epoch).num_days() as i32);
+        opens.push(open.timestamp_nanos_opt());
+        closes.push(close.timestamp_nanos_opt());
     }
     let instants = |values: Vec<Option<i64>>| {
         Arc::new(TimestampNanosecondArray::from(values).with_timezone("UTC")) as ArrayRef

@@ -26,6 +26,12 @@ use datafusion::common::{DataFusionError, Result};
 /// The calendar functions use when none is named.
 pub const DEFAULT: &str = "XNYS";
 
+/// A session's open and close, as UTC instants.
+pub type OpenClose = (DateTime<Utc>, DateTime<Utc>);
+
+/// A trading day and its session's open and close, as UTC instants.
+pub type Session = (NaiveDate, DateTime<Utc>, DateTime<Utc>);
+
 /// One exchange's trading days and sessions.
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -66,7 +72,7 @@ impl Calendar {
     }
 
     /// The session of `date` as UTC instants `[open, close)`, or `None` on a day without one.
-    pub fn session(&self, date: NaiveDate) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+    pub fn session(&self, date: NaiveDate) -> Result<Option<OpenClose>> {
         if !self.is_trading_day(date)? {
             return Ok(None);
         }
@@ -95,20 +101,46 @@ impl Calendar {
 
     /// Whether `instant` falls in a session: `[open, close)` of its local date's session.
     pub fn in_session(&self, instant: DateTime<Utc>) -> Result<bool> {
-        Ok(self
-            .session(self.local_date(instant))?
-            .is_some_and(|(open, close)| open <= instant && instant < close))
+        Ok(self.in_sessions([Some(instant)])?[0].unwrap_or(false))
     }
 
-    /// The trading days from `start` to `end`, both included.
-    pub fn trading_days(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<NaiveDate>> {
-        let mut days = Vec::new();
+    /// [`Calendar::in_session`] of each instant (NULL for NULL). A date's session is looked up
+    /// once for a run of instants on that date, as the rows of a bar or trade table come.
+    pub fn in_sessions(
+        &self,
+        instants: impl IntoIterator<Item = Option<DateTime<Utc>>>,
+    ) -> Result<Vec<Option<bool>>> {
+        let mut last: Option<(NaiveDate, Option<OpenClose>)> = None;
+        instants
+            .into_iter()
+            .map(|t| {
+                let Some(t) = t else { return Ok(None) };
+                let date = self.local_date(t);
+                let session = match last {
+                    Some((d, session)) if d == date => session,
+                    _ => {
+                        let session = self.session(date)?;
+                        last = Some((date, session));
+                        session
+                    }
+                };
+                Ok(Some(
+                    session.is_some_and(|(open, close)| open <= t && t < close),
+                ))
+            })
+            .collect()
+    }
+
+    /// The sessions `(day, open, close)` of the trading days from `start` to `end`, both
+    /// included.
+    pub fn sessions(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<Session>> {
+        let mut sessions = Vec::new();
         for date in start.iter_days().take_while(|d| *d <= end) {
-            if self.is_trading_day(date)? {
-                days.push(date);
+            if let Some((open, close)) = self.session(date)? {
+                sessions.push((date, open, close));
             }
         }
-        Ok(days)
+        Ok(sessions)
     }
 }
 

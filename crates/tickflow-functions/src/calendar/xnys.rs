@@ -150,8 +150,9 @@ pub fn calendar(name: &str) -> Calendar {
 mod tests {
     use super::*;
 
-    /// NYSE's published holiday and early-close lists (nyse.com, "Holidays & Trading Hours"),
-    /// 2019–2026, typed in from the exchange's tables: (year, holidays, 13:00 early closes).
+    /// NYSE's holiday and early-close schedule for 2019–2026 as NYSE published it, written out
+    /// by hand date by date (this machine has no internet, so it was not fetched from
+    /// nyse.com), separately from the rules above: (year, holidays, 13:00 early closes).
     /// (month, day) pairs of one year.
     type Days = &'static [(u32, u32)];
 
@@ -371,6 +372,7 @@ mod tests {
         };
         let xnys = calendar("XNYS");
         let mut rng = StdRng::seed_from_u64(20191129);
+        let mut instants = Vec::new();
         let first = Utc.with_ymd_and_hms(2019, 1, 1, 5, 0, 0).unwrap();
         let span = (Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap() - first).num_seconds();
         for i in 0..200_000 {
@@ -387,6 +389,13 @@ mod tests {
                 local.with_timezone(&Utc) + Duration::seconds(rng.random_range(-1..=1))
             };
             assert_eq!(xnys.in_session(t).unwrap(), reference(t), "{t}");
+            instants.push(t);
+        }
+        // The column form, over instants in time order (a date's session looked up once).
+        instants.sort();
+        let column = xnys.in_sessions(instants.iter().map(|t| Some(*t))).unwrap();
+        for (t, got) in instants.iter().zip(column) {
+            assert_eq!(got, Some(reference(*t)), "{t}");
         }
     }
 
