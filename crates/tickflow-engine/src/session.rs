@@ -57,11 +57,11 @@ impl EngineConfig {
 
 /// A local session with every tickflow function registered.
 pub fn local_context(config: &EngineConfig) -> Result<SessionContext> {
-    let state = with_sorted_aggregation(
+    let state = tickflow_functions::gap_fill::with_gap_fill(with_sorted_aggregation(
         SessionStateBuilder::new()
             .with_default_features()
             .with_config(config.session_config()),
-    )
+    ))
     .build();
     // `SELECT * FROM 'trades.parquet'` works as in DuckDB and datafusion-cli.
     let ctx = SessionContext::new_with_state(state).enable_url_table();

@@ -63,7 +63,7 @@ pub struct Interpolate {
 crate::args::user_defined_signature!(Interpolate);
 
 /// The result type for a (coerced) value type.
-fn output_type(value: &DataType) -> DataType {
+pub(crate) fn output_type(value: &DataType) -> DataType {
     match value {
         DataType::Decimal128(p, s) => DataType::Decimal128(*p, *s),
         _ => DataType::Float64,
@@ -115,64 +115,72 @@ impl WindowUDFImpl for Interpolate {
 struct InterpolateEvaluator;
 
 impl PartitionEvaluator for InterpolateEvaluator {
-    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+    fn evaluate_all(&mut self, values: &[ArrayRef], _num_rows: usize) -> Result<ArrayRef> {
         let [time, value, ..] = values else {
             return exec_err!("{NAME}: expected two arguments");
         };
-        // Times as i64 (a timestamp's own unit, or the integer itself).
-        let time = cast(time, &DataType::Int64)?;
-        let time = time.as_primitive::<Int64Type>();
-        let known = |i: usize| time.is_valid(i) && value.is_valid(i);
-        // The nearest known row at or after each row, scanning backwards.
-        let mut next = vec![None; num_rows];
-        let mut after = None;
-        for i in (0..num_rows).rev() {
-            if known(i) {
-                after = Some(i);
-            }
-            next[i] = after;
+        interpolate_array(time, value)
+    }
+}
+
+/// `value` with each NULL replaced by the point at its `time` on the line between the nearest
+/// rows before and after it whose time and value are known: the kernel of the window function
+/// and of gap filling's `interpolate`. `value` must be Float64 or Decimal128 ([`output_type`]).
+pub(crate) fn interpolate_array(time: &ArrayRef, value: &ArrayRef) -> Result<ArrayRef> {
+    let num_rows = value.len();
+    // Times as i64 (a timestamp's own unit, or the integer itself).
+    let time = cast(time, &DataType::Int64)?;
+    let time = time.as_primitive::<Int64Type>();
+    let known = |i: usize| time.is_valid(i) && value.is_valid(i);
+    // The nearest known row at or after each row, scanning backwards.
+    let mut next = vec![None; num_rows];
+    let mut after = None;
+    for i in (0..num_rows).rev() {
+        if known(i) {
+            after = Some(i);
         }
-        // For each row: `Some((before, after, t))` when it is to be interpolated.
-        let mut before = None;
-        let mut spans = Vec::with_capacity(num_rows);
-        for (i, &after) in next.iter().enumerate() {
-            if known(i) {
-                before = Some(i);
-                spans.push(None);
-            } else if value.is_valid(i) || time.is_null(i) {
-                spans.push(None); // a value without a time is kept; a NULL time stays NULL
-            } else {
-                spans.push(before.zip(after).map(|(b, a)| (b, a, time.value(i))));
-            }
+        next[i] = after;
+    }
+    // For each row: `Some((before, after, t))` when it is to be interpolated.
+    let mut before = None;
+    let mut spans = Vec::with_capacity(num_rows);
+    for (i, &after) in next.iter().enumerate() {
+        if known(i) {
+            before = Some(i);
+            spans.push(None);
+        } else if value.is_valid(i) || time.is_null(i) {
+            spans.push(None); // a value without a time is kept; a NULL time stays NULL
+        } else {
+            spans.push(before.zip(after).map(|(b, a)| (b, a, time.value(i))));
         }
-        let times = |b: usize, a: usize, t: i64| (time.value(b), time.value(a), t);
-        match value.data_type() {
-            DataType::Decimal128(p, s) => {
-                let value = value.as_primitive::<Decimal128Type>();
-                let out: Decimal128Array = (0..num_rows)
-                    .map(|i| match spans[i] {
-                        None => value.is_valid(i).then(|| value.value(i)),
-                        Some((b, a, t)) => {
-                            decimal_point(value.value(b), value.value(a), times(b, a, t))
-                        }
-                    })
-                    .collect();
-                Ok(Arc::new(out.with_precision_and_scale(*p, *s)?))
-            }
-            DataType::Float64 => {
-                let value: &PrimitiveArray<Float64Type> = value.as_primitive();
-                let out: Float64Array = (0..num_rows)
-                    .map(|i| match spans[i] {
-                        None => value.is_valid(i).then(|| value.value(i)),
-                        Some((b, a, t)) => {
-                            Some(float_point(value.value(b), value.value(a), times(b, a, t)))
-                        }
-                    })
-                    .collect();
-                Ok(Arc::new(out))
-            }
-            other => exec_err!("{NAME}: value of type {other} was not coerced"),
+    }
+    let times = |b: usize, a: usize, t: i64| (time.value(b), time.value(a), t);
+    match value.data_type() {
+        DataType::Decimal128(p, s) => {
+            let value = value.as_primitive::<Decimal128Type>();
+            let out: Decimal128Array = (0..num_rows)
+                .map(|i| match spans[i] {
+                    None => value.is_valid(i).then(|| value.value(i)),
+                    Some((b, a, t)) => {
+                        decimal_point(value.value(b), value.value(a), times(b, a, t))
+                    }
+                })
+                .collect();
+            Ok(Arc::new(out.with_precision_and_scale(*p, *s)?))
         }
+        DataType::Float64 => {
+            let value: &PrimitiveArray<Float64Type> = value.as_primitive();
+            let out: Float64Array = (0..num_rows)
+                .map(|i| match spans[i] {
+                    None => value.is_valid(i).then(|| value.value(i)),
+                    Some((b, a, t)) => {
+                        Some(float_point(value.value(b), value.value(a), times(b, a, t)))
+                    }
+                })
+                .collect();
+            Ok(Arc::new(out))
+        }
+        other => exec_err!("{NAME}: value of type {other} was not coerced"),
     }
 }
 

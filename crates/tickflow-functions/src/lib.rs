@@ -22,6 +22,7 @@
 //! | `atr(high, low, close, n)` | window | Wilder's average true range |
 //! | `realized_volatility(r, n)` | window | `sqrt(Σ r²)` over the last `n` returns |
 //! | `interpolate(time, value)` | window | a NULL value linear in time between its non-NULL neighbours |
+//! | `time_bucket_gapfill(width, ts [, ..])` with `locf(agg)`, `interpolate(agg)` | GROUP BY key | every bucket of the WHERE range, empty ones filled ([`gap_fill`]) |
 //!
 //! Register them all on a context and write bars in SQL:
 //!
@@ -64,6 +65,7 @@ pub mod bar_std;
 pub mod bollinger;
 pub mod calendar;
 pub mod ema;
+pub mod gap_fill;
 pub mod in_session;
 pub mod interpolate;
 pub mod is_trading_day;
@@ -76,6 +78,7 @@ pub mod session_buckets;
 pub mod session_close;
 pub mod session_open;
 pub mod time_bucket;
+pub mod time_bucket_gapfill;
 pub mod time_bucket_table;
 pub mod time_buckets;
 pub mod total_volume;
@@ -105,6 +108,13 @@ pub fn total_volume_udaf() -> Arc<AggregateUDF> {
 /// The scalar `time_bucket` as a [`ScalarUDF`].
 pub fn time_bucket_udf() -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::from(time_bucket::TimeBucket::new()))
+}
+
+/// The `time_bucket_gapfill` placeholder as a [`ScalarUDF`] (see [`gap_fill`]).
+pub fn time_bucket_gapfill_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(
+        time_bucket_gapfill::TimeBucketGapfill::new(),
+    ))
 }
 
 /// `time_buckets` (the list of buckets meeting a range) as a [`ScalarUDF`].
@@ -206,6 +216,7 @@ pub fn session_close_udf() -> Arc<ScalarUDF> {
 pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
     vec![
         time_bucket_udf(),
+        time_bucket_gapfill_udf(),
         time_buckets_udf(),
         is_trading_day_udf(),
         in_session_udf(),
@@ -245,10 +256,13 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udwf in all_udwfs() {
         registry.register_udwf(udwf)?;
     }
-    Ok(())
+    gap_fill::register(registry)
 }
 
-/// Registers every tickflow function — scalar, aggregate and table — on a [`SessionContext`].
+/// Registers every tickflow function — scalar, aggregate, window and table — on a
+/// [`SessionContext`], with the gap-fill analyzer rule. Gap-filled queries also need the
+/// session's query planner to plan `GapFill` nodes: build the session with
+/// [`gap_fill::with_gap_fill`].
 pub fn register_all(ctx: &SessionContext) -> Result<()> {
     for udf in all_udfs() {
         ctx.register_udf(Arc::unwrap_or_clone(udf));
@@ -261,6 +275,20 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     }
     for (name, function) in all_table_functions() {
         ctx.register_udtf(name, function);
+    }
+    gap_fill::register(&mut *ctx.state_ref().write())?;
+    let rule = gap_fill::HandleGapFill;
+    let has_rule = {
+        use datafusion::optimizer::AnalyzerRule;
+        ctx.state_ref()
+            .read()
+            .analyzer()
+            .rules
+            .iter()
+            .any(|r| r.name() == rule.name())
+    };
+    if !has_rule {
+        ctx.add_analyzer_rule(Arc::new(rule));
     }
     Ok(())
 }

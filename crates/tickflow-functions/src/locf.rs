@@ -89,21 +89,27 @@ impl WindowUDFImpl for Locf {
 struct LocfEvaluator;
 
 impl PartitionEvaluator for LocfEvaluator {
-    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+    fn evaluate_all(&mut self, values: &[ArrayRef], _num_rows: usize) -> Result<ArrayRef> {
         let Some(value) = values.first() else {
             return exec_err!("{NAME}: expected one argument");
         };
-        let mut last = None;
-        let rows: UInt32Array = (0..num_rows)
-            .map(|i| {
-                if value.is_valid(i) {
-                    last = Some(i as u32);
-                }
-                last
-            })
-            .collect();
-        Ok(take(value.as_ref(), &rows, None)?)
+        locf_array(value)
     }
+}
+
+/// Each row of `value` replaced by the last non-NULL value up to it (NULL before the first):
+/// the kernel of the window function and of gap filling's `locf`.
+pub(crate) fn locf_array(value: &ArrayRef) -> Result<ArrayRef> {
+    let mut last = None;
+    let rows: UInt32Array = (0..value.len())
+        .map(|i| {
+            if value.is_valid(i) {
+                last = Some(i as u32);
+            }
+            last
+        })
+        .collect();
+    Ok(take(value.as_ref(), &rows, None)?)
 }
 
 #[cfg(test)]

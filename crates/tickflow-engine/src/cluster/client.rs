@@ -163,12 +163,13 @@ fn client_state(config: SessionConfig) -> SessionState {
         .options_mut()
         .set("ballista.scheduler.max_partitions_per_task", "1")
         .expect("a Ballista 55 setting");
-    // The in-process scheduler of `--standalone` plans with this state's physical rules.
-    with_cluster_rules(
+    // The in-process scheduler of `--standalone` plans with this state's physical rules and
+    // query planner (gap filling); the client analyzes with its analyzer rules.
+    tickflow_functions::gap_fill::with_gap_fill(with_cluster_rules(
         SessionStateBuilder::new()
             .with_default_features()
             .with_config(config),
-    )
+    ))
     .with_optimizer_rule(std::sync::Arc::new(super::ignore_nulls::KeepIgnoreNulls))
     .build()
 }

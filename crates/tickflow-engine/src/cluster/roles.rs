@@ -41,9 +41,11 @@ pub fn session_config() -> SessionConfig {
 pub fn session_state(config: SessionConfig) -> Result<SessionState> {
     let state = default_session_builder(config)?;
     // Physical plans are made here: the sorted aggregation runs on the executors too.
-    let mut state = super::with_cluster_rules(SessionStateBuilder::new_from_existing(state))
-        .with_optimizer_rule(Arc::new(super::ignore_nulls::KeepIgnoreNulls))
-        .build();
+    let mut state = tickflow_functions::gap_fill::with_gap_fill(super::with_cluster_rules(
+        SessionStateBuilder::new_from_existing(state),
+    ))
+    .with_optimizer_rule(Arc::new(super::ignore_nulls::KeepIgnoreNulls))
+    .build();
     tickflow_functions::register_functions(&mut state)?;
     for (name, function) in tickflow_functions::all_table_functions() {
         state.register_udtf(name, function);

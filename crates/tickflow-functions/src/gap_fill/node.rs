@@ -1,0 +1,350 @@
+//! [`GapFill`]: the logical plan node that adds the empty buckets of a gap-filled query.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{Field, FieldRef};
+use datafusion::common::{
+    Column, DFSchema, DFSchemaRef, Result, ScalarValue, TableReference, internal_err,
+};
+use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
+
+use super::fill::FillKind;
+use super::range::TimeBound;
+
+/// A column of the `GapFill` output that fills another one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
+pub struct Fill {
+    /// The input column it fills (a column expression).
+    pub source: Expr,
+    pub kind: FillKind,
+}
+
+/// The name of the column that fills `source` with `kind`.
+pub fn fill_column_name(kind: FillKind, source: &str) -> String {
+    format!("{}({source})", kind.name())
+}
+
+/// Adds, to its input — an aggregation grouped by series keys and a time bucket — a row for
+/// every bucket of the range that a series has no row for, and the fill columns the SELECT list
+/// asks for (`locf`, `interpolate`).
+///
+/// Output: the input's columns, in order (in an added row, the series keys, the bucket, and for
+/// each other column its `gap_values` entry or NULL), then one column per [`Fill`].
+#[derive(Debug, Clone)]
+pub struct GapFill {
+    pub input: Arc<LogicalPlan>,
+    /// The series keys: column expressions of the input.
+    pub series: Vec<Expr>,
+    /// The time bucket: a column expression of the input.
+    pub time: Expr,
+    /// The bucket width, and the origin or time zone, as `time_bucket` takes them (constants).
+    pub width: Expr,
+    pub anchor: Option<Expr>,
+    /// The calendar whose sessions the buckets must meet.
+    pub calendar: Option<String>,
+    /// The range's bounds (constants); the tightest on each side wins.
+    pub lower: Vec<TimeBound>,
+    pub upper: Vec<TimeBound>,
+    /// For input columns (by index) whose empty-bucket value is not NULL: the value (`count` 0).
+    pub gap_values: Vec<(usize, ScalarValue)>,
+    pub fills: Vec<Fill>,
+    schema: DFSchemaRef,
+}
+
+/// The parts of a [`GapFill`] besides its input and expressions: what a codec must carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GapFillShape {
+    pub series: usize,
+    pub has_anchor: bool,
+    pub calendar: Option<String>,
+    pub lower_inclusive: Vec<bool>,
+    pub upper_inclusive: Vec<bool>,
+    pub gap_values: Vec<(usize, ScalarValue)>,
+    pub fills: Vec<FillKind>,
+}
+
+/// The output field for input field `index`: series keys, the bucket and columns with a non-NULL
+/// empty-bucket value keep their nullability; the others become nullable.
+pub(crate) fn output_field(
+    index: usize,
+    field: &FieldRef,
+    keeps_nulls: impl Fn(usize) -> bool,
+) -> FieldRef {
+    if keeps_nulls(index) || field.is_nullable() {
+        Arc::clone(field)
+    } else {
+        Arc::new(field.as_ref().clone().with_nullable(true))
+    }
+}
+
+/// The field of a fill column.
+pub(crate) fn fill_field(kind: FillKind, source: &Field) -> Result<FieldRef> {
+    Ok(Arc::new(Field::new(
+        fill_column_name(kind, source.name()),
+        kind.output_type(source.data_type())?,
+        true,
+    )))
+}
+
+impl GapFill {
+    #[allow(clippy::too_many_arguments)]
+    pub fn try_new(
+        input: Arc<LogicalPlan>,
+        series: Vec<Expr>,
+        time: Expr,
+        width: Expr,
+        anchor: Option<Expr>,
+        calendar: Option<String>,
+        lower: Vec<TimeBound>,
+        upper: Vec<TimeBound>,
+        gap_values: Vec<(usize, ScalarValue)>,
+        fills: Vec<Fill>,
+    ) -> Result<Self> {
+        let input_schema = input.schema();
+        let index = |e: &Expr| match e {
+            Expr::Column(c) => input_schema.index_of_column(c),
+            other => internal_err!("GapFill: expected a column, got {other}"),
+        };
+        let mut kept = series.iter().map(index).collect::<Result<Vec<_>>>()?;
+        kept.push(index(&time)?);
+        kept.extend(
+            gap_values
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(i, _)| *i),
+        );
+        let mut fields: Vec<(Option<TableReference>, FieldRef)> = input_schema
+            .iter()
+            .enumerate()
+            .map(|(i, (q, f))| (q.cloned(), output_field(i, f, |i| kept.contains(&i))))
+            .collect();
+        for fill in &fills {
+            let (_, source) = input_schema.qualified_field(index(&fill.source)?);
+            fields.push((None, fill_field(fill.kind, source)?));
+        }
+        let schema = DFSchema::new_with_metadata(fields, input_schema.metadata().clone())?;
+        Ok(Self {
+            input,
+            series,
+            time,
+            width,
+            anchor,
+            calendar,
+            lower,
+            upper,
+            gap_values,
+            fills,
+            schema: Arc::new(schema),
+        })
+    }
+
+    /// This node with one more fill column (or the same, if it has it); and that column.
+    pub fn with_fill(&self, source: Column, kind: FillKind) -> Result<(Self, Column)> {
+        let fill = Fill {
+            source: Expr::Column(source.clone()),
+            kind,
+        };
+        let name = fill_column_name(kind, &source.name);
+        if self.fills.contains(&fill) {
+            return Ok((self.clone(), Column::from_name(name)));
+        }
+        let mut fills = self.fills.clone();
+        fills.push(fill);
+        let node = Self::try_new(
+            Arc::clone(&self.input),
+            self.series.clone(),
+            self.time.clone(),
+            self.width.clone(),
+            self.anchor.clone(),
+            self.calendar.clone(),
+            self.lower.clone(),
+            self.upper.clone(),
+            self.gap_values.clone(),
+            fills,
+        )?;
+        Ok((node, Column::from_name(name)))
+    }
+
+    /// What a codec carries besides the input and [`UserDefinedLogicalNodeCore::expressions`].
+    pub fn shape(&self) -> GapFillShape {
+        GapFillShape {
+            series: self.series.len(),
+            has_anchor: self.anchor.is_some(),
+            calendar: self.calendar.clone(),
+            lower_inclusive: self.lower.iter().map(|b| b.inclusive).collect(),
+            upper_inclusive: self.upper.iter().map(|b| b.inclusive).collect(),
+            gap_values: self.gap_values.clone(),
+            fills: self.fills.iter().map(|f| f.kind).collect(),
+        }
+    }
+
+    /// Rebuilds a node from its [`shape`](Self::shape), expressions and input.
+    pub fn from_shape(shape: GapFillShape, exprs: Vec<Expr>, input: LogicalPlan) -> Result<Self> {
+        let expected = shape.series
+            + 2
+            + usize::from(shape.has_anchor)
+            + shape.lower_inclusive.len()
+            + shape.upper_inclusive.len()
+            + shape.fills.len();
+        if exprs.len() != expected {
+            return internal_err!(
+                "GapFill: expected {expected} expressions, got {}",
+                exprs.len()
+            );
+        }
+        let mut exprs = exprs.into_iter();
+        let mut next = |n: usize| exprs.by_ref().take(n).collect::<Vec<_>>();
+        let series = next(shape.series);
+        let mut time_width = next(2).into_iter();
+        let (Some(time), Some(width)) = (time_width.next(), time_width.next()) else {
+            return internal_err!("GapFill: missing time or width");
+        };
+        let anchor = next(usize::from(shape.has_anchor)).pop();
+        let bounds = |values: Vec<Expr>, inclusive: &[bool]| {
+            values
+                .into_iter()
+                .zip(inclusive)
+                .map(|(value, &inclusive)| TimeBound { value, inclusive })
+                .collect::<Vec<_>>()
+        };
+        let lower = bounds(next(shape.lower_inclusive.len()), &shape.lower_inclusive);
+        let upper = bounds(next(shape.upper_inclusive.len()), &shape.upper_inclusive);
+        let fills = next(shape.fills.len())
+            .into_iter()
+            .zip(shape.fills)
+            .map(|(source, kind)| Fill { source, kind })
+            .collect();
+        Self::try_new(
+            Arc::new(input),
+            series,
+            time,
+            width,
+            anchor,
+            shape.calendar,
+            lower,
+            upper,
+            shape.gap_values,
+            fills,
+        )
+    }
+}
+
+impl PartialEq for GapFill {
+    fn eq(&self, other: &Self) -> bool {
+        self.input == other.input
+            && self.expressions() == other.expressions()
+            && self.shape() == other.shape()
+    }
+}
+
+impl Eq for GapFill {}
+
+impl Hash for GapFill {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.input.hash(state);
+        self.expressions().hash(state);
+        self.calendar.hash(state);
+    }
+}
+
+impl PartialOrd for GapFill {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        match self.input.partial_cmp(&other.input)? {
+            Ordering::Equal => self.expressions().partial_cmp(&other.expressions()),
+            other => Some(other),
+        }
+    }
+}
+
+impl UserDefinedLogicalNodeCore for GapFill {
+    fn name(&self) -> &str {
+        "GapFill"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![self.input.as_ref()]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        let mut exprs = self.series.clone();
+        exprs.push(self.time.clone());
+        exprs.push(self.width.clone());
+        exprs.extend(self.anchor.clone());
+        exprs.extend(self.lower.iter().map(|b| b.value.clone()));
+        exprs.extend(self.upper.iter().map(|b| b.value.clone()));
+        exprs.extend(self.fills.iter().map(|f| f.source.clone()));
+        exprs
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let list = |exprs: &[Expr]| {
+            exprs
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let bounds = |bounds: &[TimeBound], lower: bool| {
+            bounds
+                .iter()
+                .map(|b| {
+                    let op = match (lower, b.inclusive) {
+                        (true, true) => ">=",
+                        (true, false) => ">",
+                        (false, true) => "<=",
+                        (false, false) => "<",
+                    };
+                    format!("{op} {}", b.value)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        write!(
+            f,
+            "GapFill: series=[{}], time={}, width={}",
+            list(&self.series),
+            self.time,
+            self.width
+        )?;
+        if let Some(anchor) = &self.anchor {
+            write!(f, ", anchor={anchor}")?;
+        }
+        if let Some(calendar) = &self.calendar {
+            write!(f, ", calendar={calendar}")?;
+        }
+        write!(
+            f,
+            ", range=[{}; {}]",
+            bounds(&self.lower, true),
+            bounds(&self.upper, false)
+        )?;
+        if !self.fills.is_empty() {
+            let fills = self
+                .fills
+                .iter()
+                .map(|fill| format!("{}({})", fill.kind.name(), fill.source))
+                .collect::<Vec<_>>()
+                .join(", ");
+            write!(f, ", fill=[{fills}]")?;
+        }
+        Ok(())
+    }
+
+    fn with_exprs_and_inputs(
+        &self,
+        exprs: Vec<Expr>,
+        mut inputs: Vec<LogicalPlan>,
+    ) -> Result<Self> {
+        let Some(input) = inputs.pop() else {
+            return internal_err!("GapFill has one input");
+        };
+        Self::from_shape(self.shape(), exprs, input)
+    }
+}

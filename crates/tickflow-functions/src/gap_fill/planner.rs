@@ -1,0 +1,160 @@
+//! Makes a [`GapFill`] node a [`GapFillExec`]: its column expressions become indices and its
+//! constants (width, origin, the range's bounds) are evaluated once, here.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::RecordBatchOptions;
+use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::catalog::Session;
+use datafusion::common::{DFSchema, Result, ScalarValue, internal_err, plan_err};
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode};
+use datafusion::physical_plan::{ColumnarValue, ExecutionPlan};
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+
+use super::exec::{GapFillExec, GapFillParams};
+use super::grid::GridSpec;
+use super::node::GapFill;
+use crate::bucket::unit_nanos;
+use crate::time_bucket_gapfill::NAME;
+
+/// Plans [`GapFill`] nodes.
+#[derive(Debug, Default)]
+pub struct GapFillPlanner;
+
+/// The value of a constant expression.
+fn constant(
+    planner: &dyn PhysicalPlanner,
+    expr: &Expr,
+    session: &dyn Session,
+    planning_ctx: &PhysicalPlanningContext,
+    what: &str,
+) -> Result<ScalarValue> {
+    let physical = planner.create_physical_expr(expr, &DFSchema::empty(), session, planning_ctx)?;
+    let one_row = RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    match physical.evaluate(&one_row)? {
+        ColumnarValue::Scalar(value) => Ok(value),
+        ColumnarValue::Array(array) if array.len() == 1 => ScalarValue::try_from_array(&array, 0),
+        ColumnarValue::Array(_) => plan_err!("{NAME}: the {what} {expr} is not a constant"),
+    }
+}
+
+/// A bound's value in nanoseconds since the epoch.
+fn bound_nanos(value: &ScalarValue, expr: &Expr) -> Result<i64> {
+    let (v, unit) = match value {
+        ScalarValue::TimestampSecond(v, _) => (*v, TimeUnit::Second),
+        ScalarValue::TimestampMillisecond(v, _) => (*v, TimeUnit::Millisecond),
+        ScalarValue::TimestampMicrosecond(v, _) => (*v, TimeUnit::Microsecond),
+        ScalarValue::TimestampNanosecond(v, _) => (*v, TimeUnit::Nanosecond),
+        other => {
+            let cast = other
+                .cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, None))
+                .map_err(|_| {
+                    datafusion::common::DataFusionError::Plan(format!(
+                        "{NAME}: the time bound {expr} is a {}, not a TIMESTAMP",
+                        other.data_type()
+                    ))
+                })?;
+            return bound_nanos(&cast, expr);
+        }
+    };
+    let Some(v) = v else {
+        return plan_err!("{NAME}: the time bound {expr} is NULL");
+    };
+    i64::try_from(i128::from(v) * unit_nanos(unit))
+        .or_else(|_| plan_err!("{NAME}: the time bound {expr} is outside 1677-09-21 to 2262-04-11"))
+}
+
+#[async_trait]
+impl ExtensionPlanner for GapFillPlanner {
+    async fn plan_extension(
+        &self,
+        planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        session: &dyn Session,
+        planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(gap) = node.as_any().downcast_ref::<GapFill>() else {
+            return Ok(None);
+        };
+        let ([logical], [physical]) = (logical_inputs, physical_inputs) else {
+            return internal_err!("GapFill has one input");
+        };
+        let schema = logical.schema();
+        let index = |e: &Expr| match e {
+            Expr::Column(c) => schema.index_of_column(c),
+            other => internal_err!("GapFill: expected a column, got {other}"),
+        };
+        let value = |e: &Expr, what: &str| constant(planner, e, session, planning_ctx, what);
+        let mut lower: Option<i64> = None;
+        for bound in &gap.lower {
+            let ns = bound_nanos(&value(&bound.value, "lower bound")?, &bound.value)?;
+            // `ts > x` and `ts >= x` start at the same bucket, the one holding x.
+            lower = Some(lower.map_or(ns, |l| l.max(ns)));
+        }
+        let mut upper: Option<(i64, bool)> = None;
+        for bound in &gap.upper {
+            let ns = bound_nanos(&value(&bound.value, "upper bound")?, &bound.value)?;
+            upper = Some(match upper {
+                Some((u, inclusive)) if u < ns || (u == ns && !inclusive) => (u, inclusive),
+                _ => (ns, bound.inclusive),
+            });
+        }
+        let (Some(lower_ns), Some((upper_ns, upper_inclusive))) = (lower, upper) else {
+            return internal_err!("GapFill without both time bounds");
+        };
+        let params = GapFillParams {
+            series: gap.series.iter().map(index).collect::<Result<_>>()?,
+            time: index(&gap.time)?,
+            grid: GridSpec {
+                width: value(&gap.width, "width")?,
+                anchor: gap
+                    .anchor
+                    .as_ref()
+                    .map(|a| value(a, "origin or time zone"))
+                    .transpose()?,
+                calendar: gap.calendar.clone(),
+                lower_ns,
+                upper_ns,
+                upper_inclusive,
+            },
+            gap_values: gap.gap_values.clone(),
+            fills: gap
+                .fills
+                .iter()
+                .map(|f| Ok((index(&f.source)?, f.kind)))
+                .collect::<Result<_>>()?,
+        };
+        Ok(Some(Arc::new(GapFillExec::try_new(
+            Arc::clone(physical),
+            params,
+        )?)))
+    }
+}
+
+/// DataFusion's physical planner with [`GapFillPlanner`]: the query planner of a session that
+/// runs gap-filled queries.
+#[derive(Debug, Default)]
+pub struct GapFillQueryPlanner;
+
+#[async_trait]
+impl QueryPlanner for GapFillQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session_state: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(GapFillPlanner)])
+            .create_physical_plan(logical_plan, session_state)
+            .await
+    }
+}
