@@ -67,8 +67,7 @@ async fn analytics_equal_pandas() -> Result<()> {
         let config = SessionConfig::new()
             .with_target_partitions(partitions)
             .with_batch_size(batch_size);
-        let ctx = SessionContext::new_with_config(config);
-        tickflow_functions::register_all(&ctx)?;
+        let ctx = tickflow_functions::session_context(config)?;
         ctx.register_csv("cases", CASES, CsvReadOptions::new().schema(&schema))
             .await?;
         let batches = ctx.sql(&sql).await?.collect().await?;

@@ -587,8 +587,7 @@ async fn context(config: Config, dir: &std::path::Path) -> Result<SessionContext
                 "0.0",
             );
     }
-    let ctx = SessionContext::new_with_config(session);
-    tickflow_functions::register_all(&ctx)?;
+    let ctx = tickflow_functions::session_context(session)?;
     let location = format!("{}/", dir.display());
     ctx.sql(&format!(
         "CREATE EXTERNAL TABLE trades STORED AS PARQUET LOCATION '{location}'"

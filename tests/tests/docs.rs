@@ -48,8 +48,7 @@ fn examples(markdown: &str) -> Vec<(String, String)> {
 }
 
 async fn check_examples(markdown: &str, source: &str) -> Result<usize> {
-    let ctx = SessionContext::new();
-    tickflow_functions::register_all(&ctx)?;
+    let ctx = tickflow_functions::session_context(datafusion::prelude::SessionConfig::new())?;
     let examples = examples(markdown);
     for (sql, expected) in &examples {
         let batches = ctx.sql(sql).await?.collect().await?;

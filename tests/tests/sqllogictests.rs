@@ -382,8 +382,7 @@ fn new_context(target_partitions: usize, batch_size: usize) -> Result<SessionCon
         .with_target_partitions(target_partitions)
         .with_batch_size(batch_size)
         .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
-    tickflow_functions::register_all(&ctx)?;
+    let ctx = tickflow_functions::session_context(config)?;
     Ok(ctx)
 }
 

@@ -293,6 +293,32 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
+/// A new [`SessionContext`] with DataFusion's defaults, `config`, every tickflow function and gap
+/// filling: the shortest way to use tickflow's SQL in an application.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> datafusion::common::Result<()> {
+/// let ctx = tickflow_functions::session_context(datafusion::prelude::SessionConfig::new())?;
+/// let rows = ctx.sql("SELECT time_bucket_gapfill(INTERVAL '1 hour', ts) AS hour, count(*) AS n
+///     FROM (VALUES (TIMESTAMP '2024-01-02 10:15:00')) t(ts)
+///     WHERE ts >= TIMESTAMP '2024-01-02 09:00:00' AND ts < TIMESTAMP '2024-01-02 12:00:00'
+///     GROUP BY 1").await?.collect().await?;
+/// assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+/// # Ok(()) }
+/// ```
+pub fn session_context(config: datafusion::prelude::SessionConfig) -> Result<SessionContext> {
+    let state = gap_fill::with_gap_fill(
+        datafusion::execution::session_state::SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config),
+    )
+    .build();
+    let ctx = SessionContext::new_with_state(state);
+    register_all(&ctx)?;
+    Ok(ctx)
+}
+
 /// Expression builders, for the DataFrame API: `df.aggregate(vec![col("symbol")], vec![vwap(col("price"), col("size"))])`.
 pub mod expr_fn {
     use datafusion::logical_expr::Expr;

@@ -13,7 +13,8 @@
 //!   ([`super::memory_table`]), which DataFusion's plan encoding cannot do;
 //! - a stage plan is prepared for the executor as it is decoded ([`super::stage_plan`]): the
 //!   sorts a shuffle made necessary, and sorted aggregation;
-//! - later, tickflow's own plan nodes (gap fill, ...) are encoded here.
+//! - tickflow's own plan nodes: gap filling's `GapFill` and `GapFillExec`
+//!   ([`super::gap_fill_codec`]), the sorted aggregation and shuffle merge ([`super::node_codec`]).
 //!
 //! The `time_bucket` table function needs nothing here: it returns a view that DataFusion's
 //! analyzer inlines into `unnest(time_buckets(..))` before the plan leaves the client.
@@ -31,7 +32,9 @@ use datafusion::logical_expr::{AggregateUDF, Extension, LogicalPlan, ScalarUDF, 
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
-use super::{file_format_options, ignore_nulls, memory_table, node_codec, stage_plan};
+use super::{
+    file_format_options, gap_fill_codec, ignore_nulls, memory_table, node_codec, stage_plan,
+};
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 
 /// tickflow's scalar function named `name`, if it is one.
@@ -68,10 +71,16 @@ impl LogicalExtensionCodec for TickflowLogicalCodec {
         inputs: &[LogicalPlan],
         ctx: &TaskContext,
     ) -> Result<Extension> {
+        if let Some(node) = gap_fill_codec::decode_logical(buf, inputs, ctx, self)? {
+            return Ok(node);
+        }
         self.inner.try_decode(buf, inputs, ctx)
     }
 
     fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        if gap_fill_codec::encode_logical(node, buf, self)? {
+            return Ok(());
+        }
         self.inner.try_encode(node, buf)
     }
 
@@ -182,6 +191,9 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
         if let Some(node) = node_codec::decode(buf, &inputs, ctx, self, proto_converter)? {
             return Ok(node);
         }
+        if let Some(node) = gap_fill_codec::decode_physical(buf, &inputs)? {
+            return Ok(node);
+        }
         self.inner.try_decode(buf, &inputs, ctx, proto_converter)
     }
 
@@ -191,7 +203,9 @@ impl PhysicalExtensionCodec for TickflowPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        if node_codec::encode(&node, buf, self, proto_converter)? {
+        if node_codec::encode(&node, buf, self, proto_converter)?
+            || gap_fill_codec::encode_physical(&node, buf)?
+        {
             return Ok(());
         }
         self.inner.try_encode(node, buf, proto_converter)

@@ -19,6 +19,7 @@ pub mod codec;
 pub mod empty_relation;
 mod file_format_options;
 pub mod final_after_merge;
+mod gap_fill_codec;
 pub mod ignore_nulls;
 pub mod memory_table;
 mod node_codec;

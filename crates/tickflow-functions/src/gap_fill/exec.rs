@@ -172,7 +172,7 @@ impl DisplayAs for GapFillExec {
             "GapFillExec: series=[{}], time={}, width={}, range=[{}, {}{}",
             series.join(", "),
             name(self.params.time),
-            grid.width,
+            describe_width(&grid.width),
             instant(grid.lower_ns),
             instant(grid.upper_ns),
             if grid.upper_inclusive { "]" } else { ")" }
@@ -194,6 +194,38 @@ impl DisplayAs for GapFillExec {
         }
         Ok(())
     }
+}
+
+/// A width as a person writes it: `1 minute`, `90 seconds`, `1 month`.
+fn describe_width(width: &ScalarValue) -> String {
+    let ScalarValue::IntervalMonthDayNano(Some(w)) = width else {
+        return width.to_string();
+    };
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let mut parts = Vec::new();
+    if w.months != 0 {
+        parts.push(plural(i64::from(w.months), "month"));
+    }
+    if w.days != 0 {
+        parts.push(plural(i64::from(w.days), "day"));
+    }
+    let ns = w.nanoseconds;
+    if ns != 0 || parts.is_empty() {
+        let units = [
+            (3_600_000_000_000, "hour"),
+            (60_000_000_000, "minute"),
+            (1_000_000_000, "second"),
+            (1_000_000, "millisecond"),
+            (1_000, "microsecond"),
+            (1, "nanosecond"),
+        ];
+        let (size, unit) = units
+            .into_iter()
+            .find(|(size, _)| ns % size == 0)
+            .unwrap_or((1, "nanosecond"));
+        parts.push(plural(ns / size, unit));
+    }
+    parts.join(" ")
 }
 
 impl ExecutionPlan for GapFillExec {
@@ -283,6 +315,7 @@ impl ExecutionPlan for GapFillExec {
             ready: VecDeque::new(),
             batch_size: context.session_config().batch_size(),
             done: false,
+            seen_rows: false,
             baseline: BaselineMetrics::new(&self.metrics, partition),
             filled: MetricBuilder::new(&self.metrics).counter("filled_rows", partition),
         }))
@@ -306,6 +339,8 @@ struct GapFillStream {
     ready: VecDeque<RecordBatch>,
     batch_size: usize,
     done: bool,
+    /// Whether any input row arrived: without series keys, no rows at all is still one series.
+    seen_rows: bool,
     baseline: BaselineMetrics,
     filled: Count,
 }
@@ -333,6 +368,7 @@ impl GapFillStream {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        self.seen_rows = true;
         let runs = self.series_runs(&batch)?;
         let last_start = runs.last().map_or(0, |r| r.start);
         let continues = match self.pending.last() {
@@ -368,6 +404,15 @@ impl GapFillStream {
     fn fill(&mut self, batches: Vec<RecordBatch>) -> Result<()> {
         let batch = concat_batches(&self.input_schema, &batches)?;
         if batch.num_rows() == 0 {
+            if self.done
+                && !self.seen_rows
+                && self.params.series.is_empty()
+                && !self.grid.is_empty()
+            {
+                // The one series of a query without series keys has every bucket, rows or not.
+                let out = self.fill_runs(&batch, &[0..0])?;
+                self.ready.push_back(out);
+            }
             return Ok(());
         }
         let runs = self.series_runs(&batch)?;

@@ -195,7 +195,9 @@ impl GapFill {
                 exprs.len()
             );
         }
-        let mut exprs = exprs.into_iter();
+        // Optimizer rules that rewrite a constant keep its name with an alias, which means
+        // nothing here.
+        let mut exprs = exprs.into_iter().map(|e| e.unalias_nested().data);
         let mut next = |n: usize| exprs.by_ref().take(n).collect::<Vec<_>>();
         let series = next(shape.series);
         let mut time_width = next(2).into_iter();
