@@ -325,7 +325,78 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
     let r = run(remote, sql).await.expect("cluster IGNORE NULLS query");
     assert!(l.lines().count() > 100, "{sql}: too few bars");
     assert_same_rows(sql, &sorted_lines(&l), &sorted_lines(&r), 1e-10);
+    gap_filled_session(local, remote).await;
     bars_to_one_file(local, remote, &ordered).await;
+}
+
+/// `time_bucket_gapfill` over the first day's NYSE session: the same candles as local, every
+/// symbol with exactly the session's minutes, and `GapFillExec` running on the executors.
+async fn gap_filled_session(local: &SessionContext, remote: &SessionContext) {
+    let day = run(
+        local,
+        "SELECT CAST(CAST(min(ts) AS DATE) AS VARCHAR) AS day FROM ordered_trades",
+    )
+    .await
+    .expect("first day");
+    let day = day
+        .lines()
+        .find(|l| l.starts_with("| 2"))
+        .and_then(|l| l.split('|').nth(1))
+        .map(str::trim)
+        .expect("a date")
+        .to_string();
+    let sql = format!(
+        "SELECT symbol, time_bucket_gapfill(INTERVAL '1 minute', ts, 'XNYS') AS minute, \
+                coalesce(first_value(price ORDER BY ts), locf(last_value(price ORDER BY ts))) AS open, \
+                locf(last_value(price ORDER BY ts)) AS close, interpolate(vwap(price, size)) AS v, \
+                coalesce(total_volume(size), 0) AS volume \
+         FROM ordered_trades \
+         WHERE ts >= TIMESTAMP '{day} 00:00:00' AND ts < TIMESTAMP '{day} 00:00:00' + INTERVAL '1 day' \
+           AND in_session(ts) \
+         GROUP BY symbol, minute"
+    );
+    let l = run(local, &sql).await.expect("local gap fill");
+    let r = run(remote, &sql).await.expect("cluster gap fill");
+    assert_same_rows(&sql, &sorted_lines(&l), &sorted_lines(&r), 1e-10);
+    let per_symbol = format!(
+        "SELECT count(*) AS n, count(DISTINCT minute) AS minutes FROM ({sql}) GROUP BY symbol"
+    );
+    let session = run(
+        local,
+        &format!(
+            "SELECT count(*) AS n FROM session_buckets(INTERVAL '1 minute', DATE '{day}', DATE '{day}')"
+        ),
+    )
+    .await
+    .expect("session buckets");
+    let minutes = session
+        .lines()
+        .filter_map(|l| l.split('|').nth(1)?.trim().parse::<usize>().ok())
+        .next()
+        .expect("a count");
+    assert!(minutes == 390 || minutes == 210, "{day}: {minutes} minutes");
+    let counts = run(remote, &per_symbol)
+        .await
+        .expect("cluster per-symbol counts");
+    let rows: Vec<&str> = counts
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains(" n "))
+        .collect();
+    assert!(!rows.is_empty(), "{counts}");
+    for row in rows {
+        let cells: Vec<usize> = row
+            .split('|')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        assert_eq!(cells, vec![minutes, minutes], "{day}: {counts}");
+    }
+    let analyzed = run(remote, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .expect("cluster EXPLAIN ANALYZE of the gap fill");
+    assert!(
+        analyzed.contains("GapFillExec") && analyzed.contains("filled_rows="),
+        "{analyzed}"
+    );
 }
 
 /// The bars of the ordered table written to one Parquet file by the cluster, as the benchmark
