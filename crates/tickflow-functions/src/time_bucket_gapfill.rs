@@ -61,8 +61,12 @@ are never dropped. Timescale's and InfluxDB's gap filling, with exchange calenda
         description = "The TIMESTAMP column to bucket; the WHERE clause must bound it on both sides."
     ),
     argument(
-        name = "origin | timezone",
-        description = "Optional, as for `time_bucket`: a TIMESTAMP origin or a time zone."
+        name = "origin",
+        description = "Optional TIMESTAMP the grid is anchored at, as for `time_bucket`."
+    ),
+    argument(
+        name = "timezone",
+        description = "Optional time zone to bucket in, as for `time_bucket`."
     ),
     argument(
         name = "calendar",
