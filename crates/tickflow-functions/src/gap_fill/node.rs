@@ -168,6 +168,35 @@ impl GapFill {
         Ok((node, Column::from_name(name)))
     }
 
+    /// This node over its input plus one column computing `expr` (an expression of the input's
+    /// columns), unless the input has it; and that column. In an added bucket it is NULL.
+    pub fn with_computed_column(&self, expr: Expr) -> Result<(Self, Column)> {
+        let name = expr.schema_name().to_string();
+        let schema = self.input.schema();
+        if let Ok((qualifier, _)) = schema.qualified_field_with_unqualified_name(&name) {
+            return Ok((self.clone(), Column::new(qualifier.cloned(), name)));
+        }
+        let mut exprs: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
+        exprs.push(expr.alias(name.clone()));
+        let input = LogicalPlan::Projection(datafusion::logical_expr::Projection::try_new(
+            exprs,
+            Arc::clone(&self.input),
+        )?);
+        let node = Self::try_new(
+            Arc::new(input),
+            self.series.clone(),
+            self.time.clone(),
+            self.width.clone(),
+            self.anchor.clone(),
+            self.calendar.clone(),
+            self.lower.clone(),
+            self.upper.clone(),
+            self.gap_values.clone(),
+            self.fills.clone(),
+        )?;
+        Ok((node, Column::from_name(name)))
+    }
+
     /// What a codec carries besides the input and [`UserDefinedLogicalNodeCore::expressions`].
     pub fn shape(&self) -> GapFillShape {
         GapFillShape {

@@ -169,10 +169,24 @@ fn projection(p: Projection) -> Result<Transformed<LogicalPlan>> {
             let kind = placeholder.kind();
             let source = match f.args.first() {
                 Some(Expr::Column(c)) if node.input.schema().has_column(c) => c.clone(),
+                // An expression of the aggregates, such as ohlc(..)['close']: computed under
+                // the node as one more input column.
+                Some(arg)
+                    if !arg.column_refs().is_empty()
+                        && arg
+                            .column_refs()
+                            .iter()
+                            .all(|c| node.input.schema().has_column(c)) =>
+                {
+                    let (with_source, column) = node.with_computed_column(arg.clone())?;
+                    node = with_source;
+                    column
+                }
                 other => {
                     return plan_err!(
-                        "{}: the value to fill must be an aggregate or a GROUP BY column of the \
-                         gap-filled query, such as {}(avg(price)); got {}",
+                        "{}: the value to fill must be an aggregate, a GROUP BY column or an \
+                         expression of them of the gap-filled query, such as {}(avg(price)); \
+                         got {}",
                         kind.name(),
                         kind.name(),
                         other.map_or("nothing".to_string(), |o| o.to_string())
