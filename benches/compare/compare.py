@@ -200,9 +200,8 @@ WINDOWS_SQL = """  returns AS (
 # Job (b): gap-filled 1-minute bars for 100 symbols (every 50th by name: busy and quiet ones)
 # over the first date's regular session (09:30-16:00 New York): one row per symbol and minute,
 # 390 per symbol. An empty minute takes the last close as open, high, low and close, volume 0;
-# minutes before a symbol's first trade of the session stay NULL, volume 0. tickflow groups by
-# time_bucket_gapfill and fills with locf; DuckDB runs the plain SQL (a grid of buckets x symbols,
-# LEFT JOIN the bars, last_value IGNORE NULLS), tickflow's explicit form before.
+# minutes before a symbol's first trade of the session stay NULL, volume 0. Plain SQL in tickflow
+# (a grid of buckets x symbols, LEFT JOIN the bars, last_value IGNORE NULLS) and in DuckDB.
 @functools.lru_cache(maxsize=None)
 def gap_case(data):
     """(symbols, session start, session end as UTC ISO text) for the data at `data`."""
@@ -233,22 +232,19 @@ def gap_sql(bars, grid, last_close):
   FROM joined"""
 
 def tickflow_gap_sql(data, out, ordered):
-    """tickflow's gap-filled bars: time_bucket_gapfill over the session, candles filled with locf."""
     ddl, source = table_source(data, ordered)
     symbols, start, end = gap_case(str(data))
+    values = ", ".join(f"('{s}')" for s in symbols)
     listed = ", ".join(f"'{s}'" for s in symbols)
-    o = "ohlc(ts, price, seq)"
-    bucket = "time_bucket_gapfill(INTERVAL '1 minute', ts)"
-    close = f"locf({o}['close'])"
-    return ddl + f"""COPY (
-  SELECT symbol, arrow_cast({bucket}, 'Timestamp(Nanosecond, Some("UTC"))') AS bar,
-         coalesce({o}['open'], {close}) AS open, coalesce({o}['high'], {close}) AS high,
-         coalesce({o}['low'], {close}) AS low, {close} AS close,
-         coalesce(total_volume(size), 0) AS volume
-  FROM {source}
-  WHERE symbol IN ({listed}) AND ts >= TIMESTAMP '{start}Z' AND ts < TIMESTAMP '{end}Z'
-  GROUP BY symbol, {bucket}
-) TO '{out}' STORED AS PARQUET"""
+    grid = (f"SELECT s.symbol, arrow_cast(g.bucket_start, 'Timestamp(Nanosecond, Some(\"UTC\"))') AS bar "
+            f"FROM (VALUES {values}) s(symbol) CROSS JOIN "
+            f"time_bucket('1 minute', TIMESTAMP '{start}', TIMESTAMP '{end}') g")
+    bars = (f"SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS bar, "
+            f"ohlc(ts, price, seq)['open'] AS open, ohlc(ts, price, seq)['high'] AS high, "
+            f"ohlc(ts, price, seq)['low'] AS low, ohlc(ts, price, seq)['close'] AS close, "
+            f"total_volume(size) AS volume FROM {source} WHERE symbol IN ({listed}) "
+            f"AND ts >= TIMESTAMP '{start}Z' AND ts < TIMESTAMP '{end}Z' GROUP BY 1, 2")
+    return ddl + f"COPY (\n{gap_sql(bars, grid, 'last_value(b.close) IGNORE NULLS')}\n) TO '{out}' STORED AS PARQUET"
 
 DUCKDB_GAP = """
 import duckdb, sys
