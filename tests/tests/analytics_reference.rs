@@ -6,7 +6,7 @@
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use datafusion::common::Result;
-use datafusion::prelude::{CsvReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{CsvReadOptions, SessionConfig};
 
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/reference/analytics_cases.csv");
 

@@ -7,7 +7,6 @@
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::Result;
-use datafusion::prelude::SessionContext;
 
 const START: &str = "<!-- function-reference:start (generated from the functions' docs; see tests/tests/docs.rs) -->";
 const END: &str = "<!-- function-reference:end -->";

@@ -389,7 +389,7 @@ impl GapFillStream {
     /// The runs of equal series keys of a batch sorted by them.
     fn series_runs(&self, batch: &RecordBatch) -> Result<Vec<Range<usize>>> {
         if self.params.series.is_empty() {
-            return Ok(vec![0..batch.num_rows()]);
+            return Ok(std::iter::once(0..batch.num_rows()).collect());
         }
         let keys: Vec<ArrayRef> = self
             .params
@@ -410,7 +410,7 @@ impl GapFillStream {
                 && !self.grid.is_empty()
             {
                 // The one series of a query without series keys has every bucket, rows or not.
-                let out = self.fill_runs(&batch, &[0..0])?;
+                let out = self.fill_runs(&batch, std::slice::from_ref(&(0..0)))?;
                 self.ready.push_back(out);
             }
             return Ok(());

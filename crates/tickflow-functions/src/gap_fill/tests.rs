@@ -32,6 +32,9 @@ struct Trade {
 /// One output row: symbol, bucket, count, sum(size), locf(max(price)), interpolate(avg(price)).
 type Row = (String, i64, i64, Option<i64>, Option<f64>, Option<f64>);
 
+/// A grid bucket of one series: bucket, count, sum(size), max(price), avg(price).
+type Bucket = (i64, i64, Option<i64>, Option<f64>, Option<f64>);
+
 fn random_trades(rng: &mut StdRng) -> Vec<Trade> {
     let mut trades = Vec::new();
     for s in 0..rng.random_range(1..7) {
@@ -75,7 +78,7 @@ fn reference(trades: &[Trade], width: i64, lower: i64, upper: i64, inclusive: bo
     let mut out = Vec::new();
     for symbol in symbols {
         // (bucket, count, sum, max, avg) over the grid, rows and gaps.
-        let mut rows: Vec<(i64, i64, Option<i64>, Option<f64>, Option<f64>)> = Vec::new();
+        let mut rows: Vec<Bucket> = Vec::new();
         for &b in &grid {
             match groups.get(&(symbol.clone(), b)) {
                 Some(ts) => {
