@@ -227,7 +227,7 @@ pub(crate) fn misuse() -> String {
         "{NAME} only works as a GROUP BY key of a query whose WHERE clause bounds its time \
          column on both sides, e.g. SELECT symbol, {NAME}(INTERVAL '1 minute', ts) AS minute, \
          avg(price) FROM trades WHERE ts >= TIMESTAMP '2024-01-02 14:30:00' AND ts < TIMESTAMP \
-         '2024-01-02 21:00:00' GROUP BY symbol, minute (and the session must have tickflow's \
-         gap-fill rule: tickflow_functions::register_all)"
+         '2024-01-02 21:00:00' GROUP BY symbol, minute (and the session must plan gap filling: \
+         tickflow_functions::session_context, or gap_fill::with_gap_fill on its builder)"
     )
 }

@@ -124,6 +124,15 @@ fn gap_values_from_proto(values: &[GapValueProto]) -> Result<Vec<(usize, ScalarV
         .collect()
 }
 
+/// Writes `magic` and then `proto` to `buf`.
+fn write(magic: &[u8], proto: &impl Message, buf: &mut Vec<u8>, what: &str) -> Result<bool> {
+    buf.extend_from_slice(magic);
+    proto
+        .encode(buf)
+        .map_err(|e| DataFusionError::Internal(format!("encoding {what}: {e}")))?;
+    Ok(true)
+}
+
 fn decode_error(what: &str, e: prost::DecodeError) -> DataFusionError {
     DataFusionError::Internal(format!("decoding {what}: {e}"))
 }
@@ -149,11 +158,7 @@ pub(super) fn encode_logical(
         gap_values: gap_values_to_proto(&shape.gap_values)?,
         fills: shape.fills.into_iter().map(kind_code).collect(),
     };
-    buf.extend_from_slice(LOGICAL);
-    proto
-        .encode(buf)
-        .map_err(|e| DataFusionError::Internal(format!("encoding GapFill: {e}")))?;
-    Ok(true)
+    write(LOGICAL, &proto, buf, "GapFill")
 }
 
 /// Reads a node [`encode_logical`] wrote; `None` if `buf` holds none.
@@ -210,11 +215,7 @@ pub(super) fn encode_physical(node: &Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>) 
         fill_columns: params.fills.iter().map(|(i, _)| *i as u32).collect(),
         fill_kinds: params.fills.iter().map(|(_, k)| kind_code(*k)).collect(),
     };
-    buf.extend_from_slice(PHYSICAL);
-    proto
-        .encode(buf)
-        .map_err(|e| DataFusionError::Internal(format!("encoding GapFillExec: {e}")))?;
-    Ok(true)
+    write(PHYSICAL, &proto, buf, "GapFillExec")
 }
 
 /// Reads a node [`encode_physical`] wrote, over `inputs`; `None` if `buf` holds none.

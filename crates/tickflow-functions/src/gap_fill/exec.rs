@@ -41,7 +41,7 @@ use futures::{Stream, StreamExt};
 
 use super::fill::FillKind;
 use super::grid::{GridSpec, bucket_starts};
-use super::node::{fill_field, output_field};
+use super::node::output_fields;
 
 /// What [`GapFillExec`] does, by input column index.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,24 +105,13 @@ impl GapFillExec {
                 input_schema.field(params.time).name()
             );
         }
-        let mut kept: Vec<usize> = params.series.clone();
-        kept.push(params.time);
-        kept.extend(
-            params
-                .gap_values
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(i, _)| *i),
-        );
-        let mut fields: Vec<_> = input_schema
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| output_field(i, f, |i| kept.contains(&i)))
-            .collect();
-        for (source, kind) in &params.fills {
-            fields.push(fill_field(*kind, input_schema.field(*source))?);
-        }
+        let fields = output_fields(
+            input_schema.fields(),
+            &params.series,
+            params.time,
+            &params.gap_values,
+            &params.fills,
+        )?;
         let schema = Arc::new(Schema::new_with_metadata(
             fields,
             input_schema.metadata().clone(),

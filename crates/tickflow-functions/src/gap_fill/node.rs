@@ -66,22 +66,38 @@ pub struct GapFillShape {
     pub fills: Vec<FillKind>,
 }
 
-/// The output field for input field `index`: series keys, the bucket and columns with a non-NULL
-/// empty-bucket value keep their nullability; the others become nullable.
-pub(crate) fn output_field(
-    index: usize,
-    field: &FieldRef,
-    keeps_nulls: impl Fn(usize) -> bool,
-) -> FieldRef {
-    if keeps_nulls(index) || field.is_nullable() {
-        Arc::clone(field)
-    } else {
-        Arc::new(field.as_ref().clone().with_nullable(true))
+/// The output fields of a gap fill over `input`, shared by the node and the operator: the input's
+/// fields, nullable unless they are series keys (`series`), the bucket (`time`) or have a
+/// non-NULL empty-bucket value; then one field per fill column.
+pub(crate) fn output_fields(
+    input: &[FieldRef],
+    series: &[usize],
+    time: usize,
+    gap_values: &[(usize, ScalarValue)],
+    fills: &[(usize, FillKind)],
+) -> Result<Vec<FieldRef>> {
+    let keeps_nulls = |i: usize| {
+        series.contains(&i) || i == time || gap_values.iter().any(|(g, v)| *g == i && !v.is_null())
+    };
+    let mut fields: Vec<FieldRef> = input
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if keeps_nulls(i) || f.is_nullable() {
+                Arc::clone(f)
+            } else {
+                Arc::new(f.as_ref().clone().with_nullable(true))
+            }
+        })
+        .collect();
+    for (source, kind) in fills {
+        fields.push(fill_field(*kind, &input[*source])?);
     }
+    Ok(fields)
 }
 
 /// The field of a fill column.
-pub(crate) fn fill_field(kind: FillKind, source: &Field) -> Result<FieldRef> {
+fn fill_field(kind: FillKind, source: &Field) -> Result<FieldRef> {
     Ok(Arc::new(Field::new(
         fill_column_name(kind, source.name()),
         kind.output_type(source.data_type())?,
@@ -108,23 +124,23 @@ impl GapFill {
             Expr::Column(c) => input_schema.index_of_column(c),
             other => internal_err!("GapFill: expected a column, got {other}"),
         };
-        let mut kept = series.iter().map(index).collect::<Result<Vec<_>>>()?;
-        kept.push(index(&time)?);
-        kept.extend(
-            gap_values
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(i, _)| *i),
-        );
-        let mut fields: Vec<(Option<TableReference>, FieldRef)> = input_schema
+        let series_index = series.iter().map(index).collect::<Result<Vec<_>>>()?;
+        let fill_index = fills
             .iter()
-            .enumerate()
-            .map(|(i, (q, f))| (q.cloned(), output_field(i, f, |i| kept.contains(&i))))
-            .collect();
-        for fill in &fills {
-            let (_, source) = input_schema.qualified_field(index(&fill.source)?);
-            fields.push((None, fill_field(fill.kind, source)?));
-        }
+            .map(|f| Ok((index(&f.source)?, f.kind)))
+            .collect::<Result<Vec<_>>>()?;
+        let output = output_fields(
+            input_schema.fields(),
+            &series_index,
+            index(&time)?,
+            &gap_values,
+            &fill_index,
+        )?;
+        let qualifiers = input_schema
+            .iter()
+            .map(|(q, _)| q.cloned())
+            .chain(std::iter::repeat(None));
+        let fields: Vec<(Option<TableReference>, FieldRef)> = qualifiers.zip(output).collect();
         let schema = DFSchema::new_with_metadata(fields, input_schema.metadata().clone())?;
         Ok(Self {
             input,
@@ -141,6 +157,22 @@ impl GapFill {
         })
     }
 
+    /// This node over `input` with `fills`, everything else the same.
+    fn rebuilt(&self, input: Arc<LogicalPlan>, fills: Vec<Fill>) -> Result<Self> {
+        Self::try_new(
+            input,
+            self.series.clone(),
+            self.time.clone(),
+            self.width.clone(),
+            self.anchor.clone(),
+            self.calendar.clone(),
+            self.lower.clone(),
+            self.upper.clone(),
+            self.gap_values.clone(),
+            fills,
+        )
+    }
+
     /// This node with one more fill column (or the same, if it has it); and that column.
     pub fn with_fill(&self, source: Column, kind: FillKind) -> Result<(Self, Column)> {
         let fill = Fill {
@@ -153,18 +185,7 @@ impl GapFill {
         }
         let mut fills = self.fills.clone();
         fills.push(fill);
-        let node = Self::try_new(
-            Arc::clone(&self.input),
-            self.series.clone(),
-            self.time.clone(),
-            self.width.clone(),
-            self.anchor.clone(),
-            self.calendar.clone(),
-            self.lower.clone(),
-            self.upper.clone(),
-            self.gap_values.clone(),
-            fills,
-        )?;
+        let node = self.rebuilt(Arc::clone(&self.input), fills)?;
         Ok((node, Column::from_name(name)))
     }
 
@@ -182,18 +203,7 @@ impl GapFill {
             exprs,
             Arc::clone(&self.input),
         )?);
-        let node = Self::try_new(
-            Arc::new(input),
-            self.series.clone(),
-            self.time.clone(),
-            self.width.clone(),
-            self.anchor.clone(),
-            self.calendar.clone(),
-            self.lower.clone(),
-            self.upper.clone(),
-            self.gap_values.clone(),
-            self.fills.clone(),
-        )?;
+        let node = self.rebuilt(Arc::new(input), self.fills.clone())?;
         Ok((node, Column::from_name(name)))
     }
 

@@ -18,7 +18,8 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, Phy
 use super::exec::{GapFillExec, GapFillParams};
 use super::grid::GridSpec;
 use super::node::GapFill;
-use crate::bucket::unit_nanos;
+use crate::args::Arg;
+use crate::bucket::origin_from_scalar;
 use crate::time_bucket_gapfill::NAME;
 
 /// Plans [`GapFill`] nodes.
@@ -46,30 +47,30 @@ fn constant(
     }
 }
 
-/// A bound's value in nanoseconds since the epoch.
+/// A bound's value in nanoseconds since the epoch: a TIMESTAMP as `time_bucket` reads an
+/// origin, anything else cast to one first.
 fn bound_nanos(value: &ScalarValue, expr: &Expr) -> Result<i64> {
-    let (v, unit) = match value {
-        ScalarValue::TimestampSecond(v, _) => (*v, TimeUnit::Second),
-        ScalarValue::TimestampMillisecond(v, _) => (*v, TimeUnit::Millisecond),
-        ScalarValue::TimestampMicrosecond(v, _) => (*v, TimeUnit::Microsecond),
-        ScalarValue::TimestampNanosecond(v, _) => (*v, TimeUnit::Nanosecond),
-        other => {
-            let cast = other
-                .cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, None))
-                .map_err(|_| {
-                    datafusion::common::DataFusionError::Plan(format!(
-                        "{NAME}: the time bound {expr} is a {}, not a TIMESTAMP",
-                        other.data_type()
-                    ))
-                })?;
-            return bound_nanos(&cast, expr);
-        }
+    let what = format!("the time bound {expr}");
+    let arg = Arg::new(NAME, 2, "ts");
+    let value = match value {
+        ScalarValue::TimestampSecond(..)
+        | ScalarValue::TimestampMillisecond(..)
+        | ScalarValue::TimestampMicrosecond(..)
+        | ScalarValue::TimestampNanosecond(..) => value.clone(),
+        other => other
+            .cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, None))
+            .map_err(|_| {
+                arg.error(format!(
+                    "{what} is a {}, not a TIMESTAMP",
+                    other.data_type()
+                ))
+            })?,
     };
-    let Some(v) = v else {
-        return plan_err!("{NAME}: the time bound {expr} is NULL");
-    };
-    i64::try_from(i128::from(v) * unit_nanos(unit))
-        .or_else(|_| plan_err!("{NAME}: the time bound {expr} is outside 1677-09-21 to 2262-04-11"))
+    // A TIMESTAMP now, so only NULL can fail.
+    let nanos =
+        origin_from_scalar(&value, &arg).map_err(|_| arg.error(format!("{what} is NULL")))?;
+    i64::try_from(nanos)
+        .or_else(|_| plan_err!("{NAME}: {what} is outside 1677-09-21 to 2262-04-11"))
 }
 
 #[async_trait]

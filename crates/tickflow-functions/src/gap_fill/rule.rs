@@ -55,8 +55,12 @@ impl AnalyzerRule for HandleGapFill {
     }
 }
 
+fn is_gapfill(f: &ScalarFunction) -> bool {
+    f.func.inner().downcast_ref::<TimeBucketGapfill>().is_some()
+}
+
 fn is_gapfill_call(expr: &Expr) -> bool {
-    matches!(expr, Expr::ScalarFunction(f) if f.func.inner().downcast_ref::<TimeBucketGapfill>().is_some())
+    matches!(expr, Expr::ScalarFunction(f) if is_gapfill(f))
 }
 
 fn gap_fill_of(plan: &LogicalPlan) -> Option<&GapFill> {
@@ -91,7 +95,7 @@ fn aggregate(agg: Aggregate) -> Result<Transformed<LogicalPlan>> {
         _ => return plan_err!("{NAME} may appear only once in GROUP BY"),
     };
     let call = match agg.group_expr[index].clone().unalias_nested().data {
-        Expr::ScalarFunction(call) if is_gapfill_call(&Expr::ScalarFunction(call.clone())) => call,
+        Expr::ScalarFunction(call) if is_gapfill(&call) => call,
         Expr::GroupingSet(_) => {
             return plan_err!("{NAME} cannot be used with GROUPING SETS, CUBE or ROLLUP");
         }
@@ -240,7 +244,7 @@ fn check_rewritten(plan: &LogicalPlan) -> Result<()> {
         for expr in node.expressions() {
             expr.apply(|e| {
                 if let Expr::ScalarFunction(f) = e {
-                    if f.func.inner().downcast_ref::<TimeBucketGapfill>().is_some() {
+                    if is_gapfill(f) {
                         error = Some(misuse());
                     } else if let Some(p) = f.func.inner().downcast_ref::<FillPlaceholder>() {
                         error = Some(fill_misuse(p.kind()));
