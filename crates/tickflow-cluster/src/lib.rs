@@ -28,6 +28,12 @@ pub fn scheduler_config(config: SchedulerConfig) -> SchedulerConfig {
 /// The executor's configuration with tickflow's config, function registry and codecs.
 pub fn executor_config(mut config: ExecutorProcessConfig) -> Result<ExecutorProcessConfig> {
     config.override_config_producer = Some(Arc::new(roles::session_config));
+    // Each task's object stores follow its job's storage settings. Ballista keeps one runtime
+    // per client session, built for the session's first task: a later `SET s3.endpoint` in the
+    // same session would not reach it, so runtimes are built per task (cheap: the stores and the
+    // disk cache they use are shared by the whole process).
+    config.override_runtime_producer = Some(Arc::new(roles::task_runtime(config.work_dir.clone())));
+    config.session_runtime_cache_capacity = 0;
     config.override_function_registry = Some(Arc::new(
         roles::function_registry().map_err(BallistaError::from)?,
     ));

@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod params;
 pub mod session;
 pub mod sorted_aggregate;
+pub mod storage;
 #[cfg(test)]
 mod test_tables;
 

@@ -1,6 +1,6 @@
 //! Builds the [`SessionContext`] every tickflow entry point uses: DataFusion with tickflow's
 //! functions registered, `information_schema` on (for `\d` and completion), files queryable by
-//! path, the user's parallelism and batch size, and aggregation without a hash table over
+//! path (local or in object storage, [`crate::storage`]), the user's parallelism and batch size, and aggregation without a hash table over
 //! key-sorted input ([`crate::sorted_aggregate`]).
 
 use datafusion::common::Result;
@@ -35,7 +35,9 @@ pub struct EngineConfig {
 impl EngineConfig {
     /// DataFusion's settings for this configuration.
     pub fn session_config(&self) -> SessionConfig {
-        let mut session = SessionConfig::new().with_information_schema(true);
+        // `SET s3.endpoint = ..` and the other storage options (see `crate::storage`).
+        let mut session =
+            crate::storage::with_storage_options(SessionConfig::new().with_information_schema(true));
         // Parquet written by COPY .. TO: zstd level 1 without dictionary pages. Bars are mostly
         // distinct numbers, which dictionaries do not shrink, and writing 2.0M one-minute bars
         // was 40% of the job's wall time (1.38 s with the COPY, 0.81 s without). With these
@@ -57,10 +59,12 @@ impl EngineConfig {
 
 /// A local session with every tickflow function registered.
 pub fn local_context(config: &EngineConfig) -> Result<SessionContext> {
+    let session = config.session_config();
     let state = tickflow_functions::gap_fill::with_gap_fill(with_sorted_aggregation(
         SessionStateBuilder::new()
             .with_default_features()
-            .with_config(config.session_config()),
+            .with_runtime_env(crate::storage::runtime_env(&session)?)
+            .with_config(session),
     ))
     .build();
     // `SELECT * FROM 'trades.parquet'` works as in DuckDB and datafusion-cli.

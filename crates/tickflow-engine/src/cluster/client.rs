@@ -145,8 +145,8 @@ pub fn readable_error(text: &str) -> String {
 /// tickflow's. Its static planner, in turn, hangs on a join whose build side feeds a dynamic
 /// filter ("Cannot swap HashJoin", the job never finishes), so dynamic filter pushdown is off
 /// too (`datafusion.optimizer.enable_dynamic_filter_pushdown`). Both can be set back per session.
-fn client_state(config: SessionConfig) -> SessionState {
-    let mut config = config
+fn client_state(config: SessionConfig) -> Result<SessionState> {
+    let mut config = crate::storage::with_storage_options(config)
         .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(logical_codec())
         .with_ballista_physical_extension_codec(physical_codec());
@@ -165,13 +165,17 @@ fn client_state(config: SessionConfig) -> SessionState {
         .expect("a Ballista 55 setting");
     // The in-process scheduler of `--standalone` plans with this state's physical rules and
     // query planner (gap filling); the client analyzes with its analyzer rules.
-    tickflow_functions::gap_fill::with_gap_fill(with_cluster_rules(
+    // The client infers a table's schema, and `--standalone`'s scheduler and executor run on
+    // this runtime too.
+    let runtime = crate::storage::runtime_env(&config)?;
+    Ok(tickflow_functions::gap_fill::with_gap_fill(with_cluster_rules(
         SessionStateBuilder::new()
             .with_default_features()
+            .with_runtime_env(runtime)
             .with_config(config),
     ))
     .with_optimizer_rule(std::sync::Arc::new(super::ignore_nulls::KeepIgnoreNulls))
-    .build()
+    .build())
 }
 
 /// A context whose queries run on the Ballista cluster whose scheduler is at `url`
@@ -179,7 +183,7 @@ fn client_state(config: SessionConfig) -> SessionState {
 pub async fn remote_context(url: &str, config: SessionConfig) -> Result<SessionContext> {
     check_scheduler(url).await?;
     let address = scheduler_address(url)?;
-    let ctx = SessionContext::remote_with_state(&address, client_state(config)).await?;
+    let ctx = SessionContext::remote_with_state(&address, client_state(config)?).await?;
     let ctx = ctx.enable_url_table();
     tickflow_functions::register_all(&ctx)?;
     super::empty_relation::register(&ctx);
@@ -194,7 +198,7 @@ pub async fn standalone_context(
 ) -> Result<SessionContext> {
     let config = config.with_ballista_standalone_parallelism(parallelism.max(1));
     // The in-process scheduler and executor take their functions from this state.
-    let mut state = client_state(config);
+    let mut state = client_state(config)?;
     tickflow_functions::register_functions(&mut state)?;
     for (name, function) in tickflow_functions::all_table_functions() {
         state.register_udtf(name, function);

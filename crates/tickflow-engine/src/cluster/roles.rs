@@ -29,7 +29,7 @@ use super::codec::{TickflowLogicalCodec, TickflowPhysicalCodec};
 /// `tickflow --cluster` sends its own settings, adaptive planning included.
 pub fn session_config() -> SessionConfig {
     use ballista_core::extension::SessionConfigExt;
-    SessionConfig::new_with_ballista()
+    crate::storage::with_storage_options(SessionConfig::new_with_ballista())
         .with_ballista_adaptive_query_planner(false)
         .with_information_schema(true)
         .with_ballista_logical_extension_codec(logical_codec())
@@ -39,10 +39,12 @@ pub fn session_config() -> SessionConfig {
 /// The scheduler's session for a job: Ballista's default session (its optimizer rules and
 /// functions) with tickflow's functions, so SQL sent over Flight SQL can name them too.
 pub fn session_state(config: SessionConfig) -> Result<SessionState> {
+    // The scheduler lists a table's files: its stores follow the job's storage settings.
+    let runtime = crate::storage::runtime_env(&config)?;
     let state = default_session_builder(config)?;
     // Physical plans are made here: the sorted aggregation runs on the executors too.
     let mut state = tickflow_functions::gap_fill::with_gap_fill(super::with_cluster_rules(
-        SessionStateBuilder::new_from_existing(state),
+        SessionStateBuilder::new_from_existing(state).with_runtime_env(runtime),
     ))
     .with_optimizer_rule(Arc::new(super::ignore_nulls::KeepIgnoreNulls))
     .build();
@@ -58,6 +60,21 @@ pub fn session_state(config: SessionConfig) -> Result<SessionState> {
 pub fn function_registry() -> Result<BallistaFunctionRegistry> {
     let state = session_state(session_config())?;
     Ok(BallistaFunctionRegistry::from(&state))
+}
+
+/// The runtime of an executor's task, built from the settings of the job's session: its object
+/// stores follow the client's `SET s3.…` and friends ([`crate::storage`]); spill files go to the
+/// executor's work directory, as with Ballista's own producer.
+pub fn task_runtime(
+    work_dir: Option<String>,
+) -> impl Fn(&SessionConfig) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    move |config: &SessionConfig| {
+        let mut builder = crate::storage::runtime_builder(config);
+        if let Some(dir) = &work_dir {
+            builder = builder.with_temp_file_path(dir.clone());
+        }
+        builder.build_arc()
+    }
 }
 
 /// The logical codec: Ballista's, plus tickflow's functions.
