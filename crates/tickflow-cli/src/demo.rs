@@ -126,6 +126,7 @@ pub async fn run(session: &mut Session, args: DemoArgs) -> Result<()> {
                 parse: ParseOptions::default(),
                 rejects: None,
                 jobs: 2,
+                storage: Default::default(),
             };
             let summary =
                 tokio::task::spawn_blocking(move || ingest(&options, &Progress::default()))

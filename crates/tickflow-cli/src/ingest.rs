@@ -31,8 +31,10 @@ pub struct IngestArgs {
     /// CSV files, globs (quoted) or directories (every *.csv and *.txt inside)
     #[arg(required = true, value_name = "SOURCES")]
     pub sources: Vec<String>,
-    /// Output directory (created if missing)
-    #[arg(long, short = 'o', value_name = "DIR")]
+    /// Output directory (created if missing), or an object storage prefix: s3://bucket/trades,
+    /// az://container/trades, gs://bucket/trades (credentials and endpoint from AWS_*,
+    /// AZURE_STORAGE_*, GOOGLE_* variables)
+    #[arg(long, short = 'o', value_name = "DIR|URL")]
     pub out: PathBuf,
     /// Input shape
     #[arg(long, value_enum, default_value = "auto")]
@@ -109,6 +111,7 @@ impl IngestArgs {
             },
             rejects: self.rejects.clone(),
             jobs: self.jobs.max(1),
+            storage: Default::default(),
         })
     }
 }

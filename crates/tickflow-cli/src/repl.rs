@@ -258,6 +258,23 @@ impl Repl<'_> {
                 eprintln!("Timing is {}.", if self.timing { "on" } else { "off" });
                 Ok(())
             }
+            Command::Cache { clear } => {
+                let mut text = if clear {
+                    tickflow_engine::storage::clear_caches()
+                } else {
+                    tickflow_engine::storage::cache_report()
+                };
+                if !matches!(self.session.engine, Engine::Local) {
+                    text.push_str(
+                        "(this is the client's cache; the executors keep their own and log its \
+                         counters)\n",
+                    );
+                }
+                self.output
+                    .write_all(text.as_bytes())
+                    .and_then(|_| self.output.flush())
+                    .map_err(|e| e.to_string())
+            }
             Command::Format(format) => {
                 if let Some(format) = format {
                     self.format = format;

@@ -25,6 +25,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("\\format [table|csv|json]", "how results are printed"),
     (
+        "\\cache [clear]",
+        "the local cache of remote (s3://, az://, gs://) objects: size, hits, misses; clear \
+         empties it",
+    ),
+    (
         "\\o [FILE]",
         "send results to FILE; \\o alone: back to the screen",
     ),
@@ -40,6 +45,7 @@ pub enum Command {
     Describe(String),
     Functions(Option<String>),
     Timing(Option<bool>),
+    Cache { clear: bool },
     Format(Option<Format>),
     Output(Option<PathBuf>),
     Include(PathBuf),
@@ -65,6 +71,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
             "off" => Command::Timing(Some(false)),
             _ => return Err(format!("\\timing expects on or off, got '{arg}'")),
         },
+        ("\\cache", None) => Command::Cache { clear: false },
+        ("\\cache", Some(arg)) if arg.eq_ignore_ascii_case("clear") => Command::Cache { clear: true },
+        ("\\cache", Some(arg)) => {
+            return Err(format!("\\cache takes nothing or clear, got '{arg}'"));
+        }
         ("\\format", None) => Command::Format(None),
         ("\\format", Some(arg)) => match arg.to_ascii_lowercase().as_str() {
             "table" => Command::Format(Some(Format::Table)),
@@ -238,6 +249,9 @@ mod tests {
             Ok(Command::Functions(Some("vw*".into())))
         );
         assert_eq!(parse("\\timing"), Ok(Command::Timing(None)));
+        assert_eq!(parse("\\cache"), Ok(Command::Cache { clear: false }));
+        assert_eq!(parse("\\cache clear"), Ok(Command::Cache { clear: true }));
+        assert!(parse("\\cache all").is_err());
         assert_eq!(parse("\\timing off"), Ok(Command::Timing(Some(false))));
         assert_eq!(
             parse("\\format csv"),

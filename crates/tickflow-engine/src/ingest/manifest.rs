@@ -44,11 +44,20 @@ impl Manifest {
     pub fn load(dir: &Path) -> Result<Self, String> {
         let path = manifest_path(dir);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{}: not a tickflow ingest manifest: {e}", path.display())),
+            Ok(bytes) => Self::from_json(&bytes, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
+    }
+
+    /// A manifest read from `what` (a path or URL, for the message).
+    pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, String> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| format!("{what}: not a tickflow ingest manifest: {e}"))
+    }
+
+    pub fn to_json(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec_pretty(self).map_err(|e| e.to_string())
     }
 
     /// Writes the manifest atomically.
@@ -57,7 +66,7 @@ impl Manifest {
         let meta = dir.join(META_DIR);
         fs::create_dir_all(&meta).map_err(|e| format!("{}: {e}", meta.display()))?;
         let tmp = meta.join(format!("{MANIFEST}.tmp-{}", std::process::id()));
-        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        let json = self.to_json()?;
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(&json)?;

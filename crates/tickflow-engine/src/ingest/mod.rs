@@ -1,4 +1,5 @@
-//! `tickflow ingest`: CSV files → hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`).
+//! `tickflow ingest`: CSV files → hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`), in a
+//! local directory or under an object storage prefix (`s3://bucket/trades/`, see [`destination`]).
 //!
 //! * Each output file is sorted by `(symbol, ts)` and has a `seq` column that keeps source
 //!   order: `seq = file_index * 2^40 + line`, where `file_index` is the position of the source
@@ -15,6 +16,7 @@
 //! * The manifest (`DIR/_tickflow/ingest.json`) records every source's content hash; a source
 //!   with an unchanged hash is skipped, a changed one replaces its previous outputs.
 
+pub mod destination;
 pub mod manifest;
 pub mod parse;
 pub mod write;
@@ -29,7 +31,8 @@ use std::time::Instant;
 
 pub use parse::{ParseOptions, Shape, SymbolFromName};
 
-use manifest::{Manifest, SourceEntry, fnv1a64, sync_dir};
+use destination::Destination;
+use manifest::{Manifest, SourceEntry, fnv1a64};
 use write::StagedFile;
 
 /// What to ingest and how.
@@ -37,12 +40,15 @@ use write::StagedFile;
 pub struct IngestOptions {
     /// Files, globs or directories (every `*.csv` / `*.txt` inside, not recursive).
     pub sources: Vec<String>,
+    /// A directory, or an object storage prefix (`s3://bucket/trades`).
     pub out: PathBuf,
     pub parse: ParseOptions,
     /// Keep going on bad rows and write them here; `None`: the first bad row fails the run.
     pub rejects: Option<PathBuf>,
     /// Files parsed at the same time.
     pub jobs: usize,
+    /// Options of an object storage `out` (`s3.endpoint`, ...) on top of the environment.
+    pub storage: crate::storage::SessionStorage,
 }
 
 /// Counters a progress display can read while an ingest runs.
@@ -201,12 +207,12 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     progress
         .files_total
         .store(files.len() as u64, Ordering::Relaxed);
-    fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
-    remove_stale_staging(&opts.out);
-    let mut manifest = Manifest::load(&opts.out)?;
-    let staging_dir = opts
-        .out
-        .join(format!(".tickflow-staging-{}", std::process::id()));
+    let destination = Destination::open(&opts.out, &opts.storage)?;
+    if let Destination::Local(out) = &destination {
+        remove_stale_staging(out);
+    }
+    let mut manifest = destination.load_manifest()?;
+    let staging_dir = destination.staging_dir();
     fs::create_dir_all(&staging_dir).map_err(|e| format!("{}: {e}", staging_dir.display()))?;
     let staging = Staging(staging_dir);
 
@@ -281,19 +287,13 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
             FileOutcome::Done { entry, staged, .. } => (entry, staged),
         };
         for f in &staged {
-            let target = opts.out.join(&f.relative);
-            let dir = target.parent().unwrap_or(&opts.out).to_path_buf();
-            fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            fs::rename(&f.staged, &target)
-                .map_err(|e| format!("moving to {}: {e}", target.display()))?;
-            sync_dir(&dir);
-            partitions.insert(dir);
+            partitions.insert(destination.publish(&f.staged, &f.relative)?);
             summary.files_written += 1;
         }
         let key = canonical[i].to_string_lossy().to_string();
         if let Some(old) = manifest.sources.get(&key) {
             for stale in old.outputs.iter().filter(|o| !entry.outputs.contains(o)) {
-                if fs::remove_file(opts.out.join(stale)).is_ok() {
+                if destination.remove(stale) {
                     summary.files_removed += 1;
                 }
             }
@@ -302,8 +302,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
         summary.rejected += entry.rejected;
         manifest.sources.insert(key, entry);
     }
-    sync_dir(&opts.out);
-    manifest.save(&opts.out)?;
+    destination.save_manifest(&manifest)?;
     drop(staging);
     summary.partitions = partitions.len();
     summary.seconds = started.elapsed().as_secs_f64();

@@ -35,3 +35,59 @@ pub fn runtime_builder(config: &SessionConfig) -> RuntimeEnvBuilder {
         SessionStorage::of(config),
     )))
 }
+
+/// `\cache`: every disk cache this process has read through, with its size and counters.
+pub fn cache_report() -> String {
+    let caches = block_cache::opened();
+    if caches.is_empty() {
+        return format!(
+            "no remote object has been read in this process yet; the cache is {} (cache.dir, \
+             TICKFLOW_CACHE_DIR), bounded to {} (cache.max_size, TICKFLOW_CACHE_SIZE), \
+             cache.enabled / TICKFLOW_CACHE=off turns it off\n",
+            std::env::var("TICKFLOW_CACHE_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| registry::default_cache_dir())
+                .display(),
+            block_cache::human_bytes(
+                std::env::var("TICKFLOW_CACHE_SIZE")
+                    .ok()
+                    .and_then(|s| options::parse_size(&s).ok())
+                    .unwrap_or(registry::DEFAULT_CACHE_SIZE)
+            )
+        );
+    }
+    let mut out = String::new();
+    for cache in caches {
+        let usage = cache.usage();
+        out.push_str(&format!(
+            "object cache {} ({} blocks): {} in {} blocks of {} max\n  {}\n",
+            cache.root().display(),
+            block_cache::human_bytes(cache.block_size()),
+            block_cache::human_bytes(usage.bytes),
+            usage.blocks,
+            block_cache::human_bytes(cache.max_bytes()),
+            cache.stats.snapshot()
+        ));
+    }
+    out
+}
+
+/// `\cache clear`: empties every disk cache this process has opened.
+pub fn clear_caches() -> String {
+    let caches = block_cache::opened();
+    if caches.is_empty() {
+        return "no cache opened in this process yet\n".to_string();
+    }
+    caches
+        .iter()
+        .map(|cache| {
+            let removed = cache.clear();
+            format!(
+                "object cache {}: removed {} blocks ({})\n",
+                cache.root().display(),
+                removed.blocks,
+                block_cache::human_bytes(removed.bytes)
+            )
+        })
+        .collect()
+}

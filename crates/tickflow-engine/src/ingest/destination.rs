@@ -1,0 +1,239 @@
+//! Where an ingest's output goes: a local directory, or a prefix in object storage
+//! (`s3://bucket/trades/`, `az://container/trades/`, `gs://…`).
+//!
+//! Both keep the ingest's promise that nothing half-written is ever part of the table:
+//! - local: files are staged in `DIR/.tickflow-staging-<pid>/`, fsynced, and renamed into place;
+//! - object storage: files are staged in a local temporary directory, then each is uploaded as
+//!   one object. S3, Azure and GCS show an object only when its (multipart) upload completes, so
+//!   a reader lists a whole file or none; a failed upload is aborted. The manifest is uploaded
+//!   last, in one PUT.
+//!
+//! The stores are built from the environment (`AWS_*`, `AZURE_STORAGE_*`, `GOOGLE_*`) and the
+//! given options, as [`crate::storage::registry`] builds them for queries.
+
+use std::fs;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use url::Url;
+
+use super::manifest::{Manifest, manifest_path, sync_dir};
+use crate::storage::{SessionStorage, StoreRegistry};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+
+/// Bytes per uploaded part (S3 needs at least 5 MiB per part but the last).
+const PART: usize = 8 << 20;
+
+/// An ingest's output.
+#[derive(Debug)]
+pub enum Destination {
+    Local(PathBuf),
+    Remote {
+        store: Arc<dyn ObjectStore>,
+        /// `s3://bucket/prefix` without a trailing slash: for messages.
+        url: String,
+        prefix: ObjectPath,
+        staging: PathBuf,
+    },
+}
+
+/// Whether `out` names object storage (`scheme://…`, other than `file://`).
+pub fn is_remote(out: &Path) -> bool {
+    out.to_str()
+        .and_then(|s| s.split_once("://"))
+        .is_some_and(|(scheme, _)| scheme != "file" && !scheme.is_empty())
+}
+
+impl Destination {
+    /// Opens `out`: creates a local directory (and removes staging directories of killed runs),
+    /// or connects to the store of a remote prefix.
+    pub fn open(out: &Path, storage: &SessionStorage) -> Result<Destination, String> {
+        if !is_remote(out) {
+            fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+            return Ok(Destination::Local(out.to_path_buf()));
+        }
+        let text = out.to_string_lossy();
+        let url = Url::parse(&text).map_err(|e| format!("{text}: not a location URL: {e}"))?;
+        let store = StoreRegistry::new(storage.clone())
+            .get_store(&url)
+            .map_err(|e| format!("{text}: {e}"))?;
+        let prefix = ObjectPath::from_url_path(url.path())
+            .map_err(|e| format!("{text}: bad object path: {e}"))?;
+        let staging = std::env::temp_dir().join(format!(
+            "tickflow-ingest-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        Ok(Destination::Remote {
+            store,
+            url: text.trim_end_matches('/').to_string(),
+            prefix,
+            staging,
+        })
+    }
+
+    /// Where files are written before they are published.
+    pub fn staging_dir(&self) -> PathBuf {
+        match self {
+            Destination::Local(dir) => dir.join(format!(".tickflow-staging-{}", std::process::id())),
+            Destination::Remote { staging, .. } => staging.clone(),
+        }
+    }
+
+    fn object(&self, relative: &str) -> ObjectPath {
+        match self {
+            Destination::Remote { prefix, .. } => relative
+                .split('/')
+                .fold(prefix.clone(), |p, part| p.clone().join(part)),
+            Destination::Local(_) => ObjectPath::from(relative),
+        }
+    }
+
+    fn describe(&self, relative: &str) -> String {
+        match self {
+            Destination::Local(dir) => dir.join(relative).display().to_string(),
+            Destination::Remote { url, .. } => format!("{url}/{relative}"),
+        }
+    }
+
+    pub fn load_manifest(&self) -> Result<Manifest, String> {
+        match self {
+            Destination::Local(dir) => Manifest::load(dir),
+            Destination::Remote { store, .. } => {
+                let relative = manifest_relative();
+                let location = self.object(&relative);
+                let what = self.describe(&relative);
+                block_on(async move {
+                    match store.get(&location).await {
+                        Ok(got) => {
+                            let bytes = got.bytes().await.map_err(|e| format!("{what}: {e}"))?;
+                            Manifest::from_json(&bytes, &what)
+                        }
+                        Err(object_store::Error::NotFound { .. }) => Ok(Manifest::default()),
+                        Err(e) => Err(format!("{what}: {e}")),
+                    }
+                })
+            }
+        }
+    }
+
+    pub fn save_manifest(&self, manifest: &Manifest) -> Result<(), String> {
+        match self {
+            Destination::Local(dir) => {
+                sync_dir(dir);
+                manifest.save(dir)
+            }
+            Destination::Remote { store, .. } => {
+                let relative = manifest_relative();
+                let location = self.object(&relative);
+                let what = self.describe(&relative);
+                let json = manifest.to_json()?;
+                block_on(async move {
+                    store
+                        .put(&location, PutPayload::from(json))
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{what}: {e}"))
+                })
+            }
+        }
+    }
+
+    /// Moves a staged file to `relative` (`date=…/name.parquet`). Returns the partition it
+    /// went to.
+    pub fn publish(&self, staged: &Path, relative: &str) -> Result<String, String> {
+        let partition = relative
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+            .to_string();
+        match self {
+            Destination::Local(out) => {
+                let target = out.join(relative);
+                let dir = target.parent().unwrap_or(out).to_path_buf();
+                fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                fs::rename(staged, &target)
+                    .map_err(|e| format!("moving to {}: {e}", target.display()))?;
+                sync_dir(&dir);
+            }
+            Destination::Remote { store, .. } => {
+                let location = self.object(relative);
+                let what = self.describe(relative);
+                let source = staged.to_path_buf();
+                block_on(async move {
+                    let upload = store
+                        .put_multipart(&location)
+                        .await
+                        .map_err(|e| format!("{what}: {e}"))?;
+                    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+                    let copied = (|| -> std::io::Result<()> {
+                        use std::io::Read;
+                        let mut file = fs::File::open(&source)?;
+                        let mut buf = vec![0u8; PART];
+                        loop {
+                            let n = file.read(&mut buf)?;
+                            if n == 0 {
+                                return Ok(());
+                            }
+                            writer.write(&buf[..n]);
+                        }
+                    })();
+                    if let Err(e) = copied {
+                        let _ = writer.abort().await;
+                        return Err(format!("{}: {e}", source.display()));
+                    }
+                    writer
+                        .finish()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{what}: {e}"))
+                })?;
+                let _ = fs::remove_file(&staged);
+            }
+        }
+        Ok(partition)
+    }
+
+    /// Deletes a previously published file; `true` when it was there.
+    pub fn remove(&self, relative: &str) -> bool {
+        match self {
+            Destination::Local(out) => fs::remove_file(out.join(relative)).is_ok(),
+            Destination::Remote { store, .. } => {
+                let location = self.object(relative);
+                block_on(async move { Ok(store.delete(&location).await.is_ok()) }).unwrap_or(false)
+            }
+        }
+    }
+}
+
+fn manifest_relative() -> String {
+    manifest_path(Path::new(""))
+        .to_string_lossy()
+        .trim_start_matches('/')
+        .to_string()
+}
+
+/// Runs `f` to completion on a runtime of its own, on a thread of its own: ingest is blocking
+/// code that may itself run inside an async runtime (`spawn_blocking`).
+fn block_on<T, F>(f: F) -> Result<T, String>
+where
+    T: Send,
+    F: Future<Output = Result<T, String>> + Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start an I/O runtime: {e}"))?
+                    .block_on(f)
+            })
+            .join()
+            .map_err(|_| "the object store thread panicked".to_string())?
+    })
+}
