@@ -18,6 +18,7 @@ pub mod remote_store;
 use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::SessionConfig;
 
@@ -30,10 +31,14 @@ pub fn runtime_env(config: &SessionConfig) -> Result<Arc<RuntimeEnv>> {
 }
 
 /// [`runtime_env`] as a builder, for roles that set more (an executor's spill directory).
+///
+/// DataFusion 55 keeps a table's file listing for the life of the runtime by default; tickflow
+/// lists again for every query (one LIST request per prefix), so a file that arrived, or an
+/// object that was replaced, is part of the next query's answer.
 pub fn runtime_builder(config: &SessionConfig) -> RuntimeEnvBuilder {
-    RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(StoreRegistry::new(
-        SessionStorage::of(config),
-    )))
+    RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(StoreRegistry::new(SessionStorage::of(config))))
+        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
 }
 
 /// `\cache`: every disk cache this process has read through, with its size and counters.

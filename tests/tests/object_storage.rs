@@ -1,0 +1,435 @@
+//! Object storage against real servers on 127.0.0.1: moto (S3) and Azurite (Azure Blob), both
+//! started here (`bash scripts/test.sh` installs them; a missing one fails with how to install it).
+//!
+//! - `tickflow ingest --out s3://…` / `az://…` (the CLI as a process, credentials from the
+//!   standard environment variables) writes the same table as a local ingest, and queries over
+//!   it (credentials from `SET s3.…` / `azure.…`) give the same rows as over the local copy;
+//!   `COPY … TO 's3://…'`, `--table NAME=s3://…` and the catalog work with remote locations.
+//! - The disk cache, counted on the server: a second run of a query sends no GET; a replaced
+//!   object is fetched again and its new rows are read; a corrupted cache entry is detected and
+//!   fetched again; a small cache stays under its bound by evicting.
+//! - Faults, through a proxy in front of moto: transient 503s are retried and the query succeeds;
+//!   a server that stops mid-query or hangs fails the query with an error naming the location,
+//!   within the retry bound.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+use tickflow_engine::storage::block_cache;
+use tickflow_engine::{EngineConfig, session::local_context};
+use tickflow_tests::cluster::binary;
+use tickflow_tests::object_servers::{Azurite, FaultProxy, S3Server};
+
+/// A bar query over every tickflow bar function.
+fn bars(table: &str) -> String {
+    format!(
+        "SELECT symbol, time_bucket(INTERVAL '5 minutes', ts) AS b, ohlc(ts, price, seq) AS o, \
+                vwap(price, size) AS v, bar_std(price) AS s, total_volume(size) AS vol, count(*) AS n \
+         FROM {table} GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+}
+
+fn tickflow(args: &[&str], dir: &Path, env: &[(&str, String)]) -> String {
+    let out = Command::new(binary("tickflow"))
+        .args(args)
+        .current_dir(dir)
+        .env("TICKFLOW_CATALOG", dir.join("catalog.json"))
+        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
+        .output()
+        .expect("run tickflow");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "tickflow {args:?} failed:\n{text}");
+    text
+}
+
+/// Trades as TAQ-style CSV, ingested into a local directory: the reference copy.
+fn trades(dir: &Path) -> PathBuf {
+    tickflow(
+        &[
+            "gen", "--rows", "30K", "--days", "3", "--symbols", "5", "--format", "csv", "--out",
+            "csv",
+        ],
+        dir,
+        &[],
+    );
+    tickflow(&["ingest", "csv", "--out", "local"], dir, &[]);
+    dir.join("local")
+}
+
+fn s3_env(server: &S3Server) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", S3Server::ACCESS_KEY_ID.into()),
+        ("AWS_SECRET_ACCESS_KEY", S3Server::SECRET_ACCESS_KEY.into()),
+        ("AWS_REGION", S3Server::REGION.into()),
+        ("AWS_ENDPOINT", server.endpoint()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("TICKFLOW_CACHE", "off".into()),
+    ]
+}
+
+async fn run(ctx: &SessionContext, sql: &str) -> String {
+    match async { ctx.sql(sql).await?.collect().await }.await {
+        Ok(batches) => pretty_format_batches(&batches)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|e| format!("cannot print: {e}")),
+        Err(e) => panic!("{sql}: {e}"),
+    }
+}
+
+async fn run_err(ctx: &SessionContext, sql: &str) -> String {
+    match async { ctx.sql(sql).await?.collect().await }.await {
+        Ok(_) => panic!("{sql}: succeeded, an error was expected"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A local session with `settings` applied (`SET key = 'value'`).
+async fn session(settings: &[(&str, String)]) -> SessionContext {
+    let ctx = local_context(&EngineConfig {
+        target_partitions: Some(2),
+        ..EngineConfig::default()
+    })
+    .expect("session");
+    for (key, value) in settings {
+        run(&ctx, &format!("SET {key} = '{value}'")).await;
+    }
+    ctx
+}
+
+fn s3_settings(endpoint: &str, cache: Option<&Path>) -> Vec<(&'static str, String)> {
+    let mut settings = vec![
+        ("s3.access_key_id", S3Server::ACCESS_KEY_ID.to_string()),
+        ("s3.secret_access_key", S3Server::SECRET_ACCESS_KEY.to_string()),
+        ("s3.region", S3Server::REGION.to_string()),
+        ("s3.endpoint", endpoint.to_string()),
+        ("s3.allow_http", "true".to_string()),
+    ];
+    match cache {
+        Some(dir) => settings.push(("cache.dir", dir.display().to_string())),
+        None => settings.push(("cache.enabled", "false".to_string())),
+    }
+    settings
+}
+
+fn cache_stats(dir: &Path) -> block_cache::StatsSnapshot {
+    block_cache::opened()
+        .into_iter()
+        .find(|c| c.root() == dir)
+        .map(|c| c.stats.snapshot())
+        .unwrap_or_default()
+}
+
+fn cache_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "blk") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out
+}
+
+const TABLE: &str = "CREATE EXTERNAL TABLE {name} STORED AS PARQUET LOCATION '{location}' \
+                     WITH ORDER (symbol ASC, ts ASC)";
+
+fn table(name: &str, location: &str) -> String {
+    TABLE
+        .replace("{name}", name)
+        .replace("{location}", location)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_ingest_query_copy_and_cache() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let local_dir = trades(dir.path());
+    let server = S3Server::start();
+    server.create_bucket("ticks");
+    let env = s3_env(&server);
+    let out = tickflow(&["ingest", "csv", "--out", "s3://ticks/trades"], dir.path(), &env);
+    assert!(out.contains("s3://ticks/trades"), "{out}");
+    assert!(server.requests("PUT", "/ticks/trades/date=") >= 3, "{}", server.log());
+    assert!(server.requests("PUT", "/ticks/trades/_tickflow/ingest.json") == 1);
+
+    // A rerun of the same ingest skips every source (the manifest is read back from S3).
+    let again = tickflow(&["ingest", "csv", "--out", "s3://ticks/trades"], dir.path(), &env);
+    assert!(again.contains("3 skipped"), "{again}");
+
+    let cache = dir.path().join("cache");
+    let ctx = session(&s3_settings(&server.endpoint(), Some(&cache))).await;
+    run(&ctx, &table("remote", "s3://ticks/trades/")).await;
+    run(&ctx, &table("here", &format!("{}/", local_dir.display()))).await;
+    let expected = run(&ctx, &bars("here")).await;
+    assert!(expected.lines().count() > 100, "{expected}");
+
+    // Cold: the bars equal the local copy's, fetched with GETs.
+    let gets = || server.requests("GET", "/ticks/trades/date=");
+    assert_eq!(run(&ctx, &bars("remote")).await, expected);
+    let cold = gets();
+    assert!(cold > 0, "{}", server.log());
+    let stats = cache_stats(&cache);
+    assert!(stats.misses > 0 && stats.gets > 0, "{stats}");
+
+    // Warm: no GET at all for the cached ranges; the blocks came from disk.
+    assert_eq!(run(&ctx, &bars("remote")).await, expected);
+    assert_eq!(gets(), cold, "the second run sent GETs");
+    let warm = cache_stats(&cache);
+    assert!(warm.hits > stats.hits, "{warm}");
+    assert_eq!(warm.misses, stats.misses, "{warm}");
+
+    // A URL table and the `\cache` report.
+    let count = run(&ctx, "SELECT count(*) AS n FROM 's3://ticks/trades/'").await;
+    assert!(count.contains("30000"), "{count}");
+    let report = tickflow_engine::storage::cache_report();
+    assert!(report.contains(&cache.display().to_string()), "{report}");
+
+    // A replaced object: re-fetched, and its new rows are the ones read.
+    let key = {
+        let listing = run(
+            &ctx,
+            "SELECT date, count(*) AS n FROM remote GROUP BY date ORDER BY date",
+        )
+        .await;
+        assert!(listing.contains("2024-03-04"), "{listing}");
+        let file = std::fs::read_dir(local_dir.join("date=2024-03-04"))
+            .expect("local partition")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .find(|n| n.ends_with(".parquet"))
+            .expect("a parquet file");
+        format!("trades/date=2024-03-04/{file}")
+    };
+    let replacement = dir.path().join("replacement.parquet");
+    run(
+        &ctx,
+        &format!(
+            "COPY (SELECT symbol, ts, price, size, exchange, conditions, seq, source_seq \
+                   FROM here WHERE date = '2024-03-04' AND symbol = 'AAA' ORDER BY symbol, ts) \
+             TO '{}' STORED AS PARQUET",
+            replacement.display()
+        ),
+    )
+    .await;
+    server.put_object(
+        "ticks",
+        &key,
+        &std::fs::read(&replacement).expect("replacement file"),
+    );
+    let before = server.requests("GET", &key);
+    let expected_after = run(
+        &ctx,
+        "SELECT count(*) AS n FROM here WHERE date <> '2024-03-04' OR symbol = 'AAA'",
+    )
+    .await;
+    assert_eq!(
+        run(&ctx, "SELECT count(*) AS n FROM remote").await,
+        expected_after
+    );
+    assert!(server.requests("GET", &key) > before, "not fetched again");
+    assert!(cache_stats(&cache).stale > 0, "{}", cache_stats(&cache));
+    // Back to the original object for the rest of the test.
+    server.put_object(
+        "ticks",
+        &key,
+        &std::fs::read(local_dir.join(key.trim_start_matches("trades/"))).expect("original"),
+    );
+    assert_eq!(run(&ctx, &bars("remote")).await, expected);
+
+    // Corrupted cache entries: detected, deleted and fetched again; the answer is unchanged.
+    let blocks = cache_files(&cache);
+    assert!(!blocks.is_empty());
+    for path in &blocks {
+        let mut data = std::fs::read(path).expect("block");
+        let middle = data.len() / 2;
+        data[middle] ^= 0x5a;
+        std::fs::write(path, data).expect("corrupt a block");
+    }
+    let corrupt_before = cache_stats(&cache).corrupt;
+    let gets_before = gets();
+    assert_eq!(run(&ctx, &bars("remote")).await, expected);
+    assert!(cache_stats(&cache).corrupt > corrupt_before);
+    assert!(gets() > gets_before, "corrupt blocks were not fetched again");
+
+    // A small cache stays under its bound, evicting least recently used blocks.
+    let small = dir.path().join("small-cache");
+    let bounded = session(&s3_settings(&server.endpoint(), Some(&small))).await;
+    run(&bounded, "SET cache.max_size = '200KiB'").await;
+    run(&bounded, "SET cache.block_size = '16KiB'").await;
+    run(&bounded, &table("remote", "s3://ticks/trades/")).await;
+    run(&bounded, &table("here", &format!("{}/", local_dir.display()))).await;
+    assert_eq!(run(&bounded, &bars("remote")).await, expected);
+    let used: u64 = cache_files(&small)
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    assert!(used <= 200 * 1024, "{used} bytes cached, bound 200 KiB");
+    let stats = cache_stats(&small);
+    assert!(stats.evictions > 0, "{stats}");
+
+    // COPY TO s3:// and back; `--table NAME=s3://…` and the catalog in another process.
+    run(
+        &ctx,
+        &format!("COPY ({}) TO 's3://ticks/bars/' STORED AS PARQUET", bars("here")),
+    )
+    .await;
+    let copied = run(&ctx, "SELECT count(*) AS n FROM 's3://ticks/bars/'").await;
+    let bar_rows = expected.lines().count() - 4; // borders and header
+    assert!(copied.contains(&format!("| {bar_rows} ")), "{copied}");
+    let out = tickflow(
+        &[
+            "sql",
+            "--table",
+            "bars=s3://ticks/bars/",
+            "-c",
+            "SELECT count(*) AS n FROM bars",
+        ],
+        dir.path(),
+        &env,
+    );
+    assert!(out.contains(&bar_rows.to_string()), "{out}");
+    // `--table` recorded it in the catalog: a new process sees it.
+    let out = tickflow(
+        &["sql", "-c", "SELECT count(*) AS n FROM bars"],
+        dir.path(),
+        &env,
+    );
+    assert!(out.contains(&bar_rows.to_string()), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_ingest_query_and_cache() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let local_dir = trades(dir.path());
+    let server = Azurite::start();
+    server.create_container("ticks");
+    let env = vec![
+        ("AZURE_STORAGE_ACCOUNT_NAME", server.account().to_string()),
+        ("AZURE_STORAGE_ACCOUNT_KEY", server.key().to_string()),
+        ("AZURE_STORAGE_USE_EMULATOR", "true".to_string()),
+        (
+            "AZURITE_BLOB_STORAGE_URL",
+            format!("http://127.0.0.1:{}", server.port()),
+        ),
+        ("TICKFLOW_CACHE", "off".into()),
+    ];
+    tickflow(&["ingest", "csv", "--out", "az://ticks/trades"], dir.path(), &env);
+    assert!(server.requests("PUT", "/ticks/trades/date=") >= 3, "{}", server.log());
+
+    let cache = dir.path().join("cache");
+    let ctx = session(&[
+        ("azure.account_name", server.account().to_string()),
+        ("azure.access_key", server.key().to_string()),
+        ("azure.endpoint", server.endpoint()),
+        ("azure.allow_http", "true".to_string()),
+        ("cache.dir", cache.display().to_string()),
+    ])
+    .await;
+    run(&ctx, &table("remote", "az://ticks/trades/")).await;
+    run(&ctx, &table("here", &format!("{}/", local_dir.display()))).await;
+    let expected = run(&ctx, &bars("here")).await;
+    assert_eq!(run(&ctx, &bars("remote")).await, expected);
+    let gets = || server.requests("GET", "/ticks/trades/date=");
+    let cold = gets();
+    assert!(cold > 0, "{}", server.log());
+    assert_eq!(run(&ctx, &bars("remote")).await, expected);
+    assert_eq!(gets(), cold, "the second run sent GETs");
+
+    // The abfss:// form of the same container.
+    let abfss = format!(
+        "abfss://ticks@{}.dfs.core.windows.net/trades/",
+        server.account()
+    );
+    run(&ctx, &table("remote2", &abfss)).await;
+    assert_eq!(run(&ctx, &bars("remote2")).await, expected);
+
+    // COPY TO az:// and back.
+    run(
+        &ctx,
+        &format!("COPY ({}) TO 'az://ticks/bars/' STORED AS PARQUET", bars("here")),
+    )
+    .await;
+    let copied = run(&ctx, "SELECT count(*) AS n FROM 'az://ticks/bars/'").await;
+    let bar_rows = expected.lines().count() - 4;
+    assert!(copied.contains(&format!("| {bar_rows} ")), "{copied}");
+}
+
+/// Transient 503s are retried; a server that goes down mid-query or hangs is a clear error
+/// naming the location, within the retry bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_faults_are_retried_or_reported_in_bounded_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    trades(dir.path());
+    let server = S3Server::start();
+    server.create_bucket("ticks");
+    tickflow(
+        &["ingest", "csv", "--out", "s3://ticks/trades"],
+        dir.path(),
+        &s3_env(&server),
+    );
+
+    // 503s: three in a row, then the server answers.
+    let proxy = FaultProxy::start(server.port());
+    let mut settings = s3_settings(&proxy.endpoint(), None);
+    settings.push(("storage.max_retries", "4".into()));
+    let ctx = session(&settings).await;
+    run(&ctx, &table("remote", "s3://ticks/trades/")).await;
+    let expected = run(&ctx, "SELECT count(*) AS n, sum(size) AS s FROM remote").await;
+    proxy.fail_next(3);
+    let seen = proxy.requests();
+    assert_eq!(
+        run(&ctx, "SELECT count(*) AS n, sum(size) AS s FROM remote").await,
+        expected
+    );
+    assert!(
+        proxy.requests() - seen >= 3 + 1,
+        "the 503s were not sent: {:?}",
+        proxy.request_lines()
+    );
+
+    // Down mid-query: bounded retries, then an error naming the location.
+    let bound = Duration::from_secs(30);
+    let mut settings = s3_settings(&proxy.endpoint(), None);
+    settings.extend([
+        ("storage.max_retries", "2".to_string()),
+        ("storage.retry_timeout", "5s".to_string()),
+        ("storage.connect_timeout", "2s".to_string()),
+        ("storage.timeout", "5s".to_string()),
+    ]);
+    let ctx = session(&settings).await;
+    run(&ctx, &table("remote", "s3://ticks/trades/")).await;
+    proxy.stop_after(2);
+    let started = Instant::now();
+    let err = run_err(&ctx, &bars("remote")).await;
+    let took = started.elapsed();
+    assert!(took < bound, "took {took:?}: {err}");
+    assert!(err.contains("s3://ticks/"), "{err}");
+
+    // A hung server: the request timeout, then the same.
+    let hung = FaultProxy::start(server.port());
+    let mut settings = s3_settings(&hung.endpoint(), None);
+    settings.extend([
+        ("storage.max_retries", "1".to_string()),
+        ("storage.retry_timeout", "3s".to_string()),
+        ("storage.timeout", "2s".to_string()),
+    ]);
+    let ctx = session(&settings).await;
+    run(&ctx, &table("remote", "s3://ticks/trades/")).await;
+    hung.hang();
+    let started = Instant::now();
+    let err = run_err(&ctx, "SELECT count(*), sum(size) FROM remote").await;
+    let took = started.elapsed();
+    assert!(took < bound, "took {took:?}: {err}");
+    assert!(err.contains("s3://ticks/"), "{err}");
+}
