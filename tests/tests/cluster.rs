@@ -612,3 +612,113 @@ async fn cluster_results_equal_local_results() {
         cluster.tasks_run(1)
     );
 }
+
+/// The cluster with its data on an S3 server (moto): `tickflow ingest --out s3://…`, then the
+/// bar queries on the cluster equal local ones. The executors get the endpoint and credentials
+/// only from the client's `SET s3.…` (shipped with each job), read through the disk cache
+/// (a second run sends no GET, counted by the server) and log its counters; `COPY … TO
+/// 's3://…'` on the cluster writes a table a local session reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_reads_and_writes_s3() {
+    use tickflow_tests::object_servers::S3Server;
+    let server = S3Server::start();
+    server.create_bucket("ticks");
+    let dir = tempfile::tempdir().expect("temp dir");
+    tickflow(
+        &[
+            "gen", "--rows", "40K", "--days", "2", "--symbols", "6", "--format", "csv", "--out",
+            "csv",
+        ],
+        dir.path(),
+    );
+    let ingest = Command::new(binary("tickflow"))
+        .args(["ingest", "csv", "--out", "s3://ticks/trades"])
+        .current_dir(dir.path())
+        .env("AWS_ACCESS_KEY_ID", S3Server::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", S3Server::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", S3Server::REGION)
+        .env("AWS_ENDPOINT", server.endpoint())
+        .env("AWS_ALLOW_HTTP", "true")
+        .output()
+        .expect("tickflow ingest");
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+
+    let cluster = Cluster::start(2);
+    let (local, remote) = sessions(&cluster, None).await;
+    let cache = dir.path().join("cache");
+    for ctx in [&local, &remote] {
+        for (key, value) in [
+            ("s3.access_key_id", S3Server::ACCESS_KEY_ID.to_string()),
+            ("s3.secret_access_key", S3Server::SECRET_ACCESS_KEY.to_string()),
+            ("s3.region", S3Server::REGION.to_string()),
+            ("s3.endpoint", server.endpoint()),
+            ("s3.allow_http", "true".to_string()),
+            ("cache.dir", cache.display().to_string()),
+        ] {
+            run(ctx, &format!("SET {key} = '{value}'"))
+                .await
+                .expect("SET");
+        }
+        run(
+            ctx,
+            "CREATE EXTERNAL TABLE trades STORED AS PARQUET LOCATION 's3://ticks/trades/' \
+             WITH ORDER (symbol ASC, ts ASC)",
+        )
+        .await
+        .expect("create table");
+    }
+    let gets = || server.requests("GET", "/ticks/trades/date=");
+    let mut first = 0;
+    for round in 0..2 {
+        for (width, zone) in [("1 minute", ""), ("5 minutes", ", 'America/New_York'")] {
+            let sql = format!(
+                "SELECT symbol, time_bucket(INTERVAL '{width}', ts{zone}) AS b, \
+                        ohlc(ts, price, seq) AS o, vwap(price, size) AS v, bar_std(price) AS s, \
+                        total_volume(size) AS vol, count(*) AS n \
+                 FROM trades GROUP BY 1, 2"
+            );
+            let r = run(&remote, &sql).await.expect("cluster bar query on S3");
+            let l = run(&local, &sql).await.expect("local bar query on S3");
+            assert!(l.lines().count() > 100, "{sql}: too few bars");
+            assert_same_rows(&sql, &sorted_lines(&l), &sorted_lines(&r), 0.0);
+        }
+        if round == 0 {
+            first = gets();
+            assert!(first > 0, "{}", server.log());
+        } else {
+            assert_eq!(gets(), first, "the second round sent GETs");
+        }
+    }
+    for i in 0..2 {
+        assert!(cluster.tasks_run(i) > 0, "executor {i} ran no task");
+    }
+    assert!(
+        cluster.logs().contains("object cache"),
+        "the executors did not log the cache counters\n{}",
+        cluster.logs()
+    );
+
+    // The cluster writes to S3; a local session reads it back.
+    let bars = "SELECT symbol, time_bucket(INTERVAL '5 minutes', ts) AS b, \
+                total_volume(size) AS vol FROM trades GROUP BY 1, 2";
+    run(
+        &remote,
+        &format!("COPY ({bars}) TO 's3://ticks/bars/' STORED AS PARQUET"),
+    )
+    .await
+    .expect("COPY on the cluster");
+    let written = run(&local, "SELECT symbol, b, vol FROM 's3://ticks/bars/'")
+        .await
+        .expect("read back");
+    let expected = run(&local, bars).await.expect("local bars");
+    assert_same_rows(
+        "COPY TO s3://ticks/bars/",
+        &sorted_lines(&expected),
+        &sorted_lines(&written),
+        0.0,
+    );
+}
