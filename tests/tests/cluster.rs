@@ -626,7 +626,16 @@ async fn cluster_reads_and_writes_s3() {
     let dir = tempfile::tempdir().expect("temp dir");
     tickflow(
         &[
-            "gen", "--rows", "40K", "--days", "2", "--symbols", "6", "--format", "csv", "--out",
+            "gen",
+            "--rows",
+            "40K",
+            "--days",
+            "2",
+            "--symbols",
+            "6",
+            "--format",
+            "csv",
+            "--out",
             "csv",
         ],
         dir.path(),
@@ -653,7 +662,10 @@ async fn cluster_reads_and_writes_s3() {
     for ctx in [&local, &remote] {
         for (key, value) in [
             ("s3.access_key_id", S3Server::ACCESS_KEY_ID.to_string()),
-            ("s3.secret_access_key", S3Server::SECRET_ACCESS_KEY.to_string()),
+            (
+                "s3.secret_access_key",
+                S3Server::SECRET_ACCESS_KEY.to_string(),
+            ),
             ("s3.region", S3Server::REGION.to_string()),
             ("s3.endpoint", server.endpoint()),
             ("s3.allow_http", "true".to_string()),

@@ -53,7 +53,16 @@ fn tickflow(args: &[&str], dir: &Path, env: &[(&str, String)]) -> String {
 fn trades(dir: &Path) -> PathBuf {
     tickflow(
         &[
-            "gen", "--rows", "30K", "--days", "3", "--symbols", "5", "--format", "csv", "--out",
+            "gen",
+            "--rows",
+            "30K",
+            "--days",
+            "3",
+            "--symbols",
+            "5",
+            "--format",
+            "csv",
+            "--out",
             "csv",
         ],
         dir,
@@ -106,7 +115,10 @@ async fn session(settings: &[(&str, String)]) -> SessionContext {
 fn s3_settings(endpoint: &str, cache: Option<&Path>) -> Vec<(&'static str, String)> {
     let mut settings = vec![
         ("s3.access_key_id", S3Server::ACCESS_KEY_ID.to_string()),
-        ("s3.secret_access_key", S3Server::SECRET_ACCESS_KEY.to_string()),
+        (
+            "s3.secret_access_key",
+            S3Server::SECRET_ACCESS_KEY.to_string(),
+        ),
         ("s3.region", S3Server::REGION.to_string()),
         ("s3.endpoint", endpoint.to_string()),
         ("s3.allow_http", "true".to_string()),
@@ -158,13 +170,25 @@ async fn s3_ingest_query_copy_and_cache() {
     let server = S3Server::start();
     server.create_bucket("ticks");
     let env = s3_env(&server);
-    let out = tickflow(&["ingest", "csv", "--out", "s3://ticks/trades"], dir.path(), &env);
+    let out = tickflow(
+        &["ingest", "csv", "--out", "s3://ticks/trades"],
+        dir.path(),
+        &env,
+    );
     assert!(out.contains("s3://ticks/trades"), "{out}");
-    assert!(server.requests("PUT", "/ticks/trades/date=") >= 3, "{}", server.log());
+    assert!(
+        server.requests("PUT", "/ticks/trades/date=") >= 3,
+        "{}",
+        server.log()
+    );
     assert!(server.requests("PUT", "/ticks/trades/_tickflow/ingest.json") == 1);
 
     // A rerun of the same ingest skips every source (the manifest is read back from S3).
-    let again = tickflow(&["ingest", "csv", "--out", "s3://ticks/trades"], dir.path(), &env);
+    let again = tickflow(
+        &["ingest", "csv", "--out", "s3://ticks/trades"],
+        dir.path(),
+        &env,
+    );
     assert!(again.contains("3 skipped"), "{again}");
 
     let cache = dir.path().join("cache");
@@ -260,7 +284,10 @@ async fn s3_ingest_query_copy_and_cache() {
     let gets_before = gets();
     assert_eq!(run(&ctx, &bars("remote")).await, expected);
     assert!(cache_stats(&cache).corrupt > corrupt_before);
-    assert!(gets() > gets_before, "corrupt blocks were not fetched again");
+    assert!(
+        gets() > gets_before,
+        "corrupt blocks were not fetched again"
+    );
 
     // A small cache stays under its bound, evicting least recently used blocks.
     let small = dir.path().join("small-cache");
@@ -268,7 +295,11 @@ async fn s3_ingest_query_copy_and_cache() {
     run(&bounded, "SET cache.max_size = '200KiB'").await;
     run(&bounded, "SET cache.block_size = '16KiB'").await;
     run(&bounded, &table("remote", "s3://ticks/trades/")).await;
-    run(&bounded, &table("here", &format!("{}/", local_dir.display()))).await;
+    run(
+        &bounded,
+        &table("here", &format!("{}/", local_dir.display())),
+    )
+    .await;
     assert_eq!(run(&bounded, &bars("remote")).await, expected);
     let used: u64 = cache_files(&small)
         .iter()
@@ -281,7 +312,10 @@ async fn s3_ingest_query_copy_and_cache() {
     // COPY TO s3:// and back; `--table NAME=s3://…` and the catalog in another process.
     run(
         &ctx,
-        &format!("COPY ({}) TO 's3://ticks/bars/' STORED AS PARQUET", bars("here")),
+        &format!(
+            "COPY ({}) TO 's3://ticks/bars/' STORED AS PARQUET",
+            bars("here")
+        ),
     )
     .await;
     let copied = run(&ctx, "SELECT count(*) AS n FROM 's3://ticks/bars/'").await;
@@ -324,8 +358,16 @@ async fn azure_ingest_query_and_cache() {
         ),
         ("TICKFLOW_CACHE", "off".into()),
     ];
-    tickflow(&["ingest", "csv", "--out", "az://ticks/trades"], dir.path(), &env);
-    assert!(server.requests("PUT", "/ticks/trades/date=") >= 3, "{}", server.log());
+    tickflow(
+        &["ingest", "csv", "--out", "az://ticks/trades"],
+        dir.path(),
+        &env,
+    );
+    assert!(
+        server.requests("PUT", "/ticks/trades/date=") >= 3,
+        "{}",
+        server.log()
+    );
 
     let cache = dir.path().join("cache");
     let ctx = session(&[
@@ -357,7 +399,10 @@ async fn azure_ingest_query_and_cache() {
     // COPY TO az:// and back.
     run(
         &ctx,
-        &format!("COPY ({}) TO 'az://ticks/bars/' STORED AS PARQUET", bars("here")),
+        &format!(
+            "COPY ({}) TO 'az://ticks/bars/' STORED AS PARQUET",
+            bars("here")
+        ),
     )
     .await;
     let copied = run(&ctx, "SELECT count(*) AS n FROM 'az://ticks/bars/'").await;
@@ -415,6 +460,7 @@ async fn s3_faults_are_retried_or_reported_in_bounded_time() {
     let took = started.elapsed();
     assert!(took < bound, "took {took:?}: {err}");
     assert!(err.contains("s3://ticks/"), "{err}");
+    println!("server down mid-query, after {took:?}: {err}");
 
     // A hung server: the request timeout, then the same.
     let hung = FaultProxy::start(server.port());
@@ -432,4 +478,5 @@ async fn s3_faults_are_retried_or_reported_in_bounded_time() {
     let took = started.elapsed();
     assert!(took < bound, "took {took:?}: {err}");
     assert!(err.contains("s3://ticks/"), "{err}");
+    println!("hung server, after {took:?}: {err}");
 }

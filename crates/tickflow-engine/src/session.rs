@@ -36,8 +36,9 @@ impl EngineConfig {
     /// DataFusion's settings for this configuration.
     pub fn session_config(&self) -> SessionConfig {
         // `SET s3.endpoint = ..` and the other storage options (see `crate::storage`).
-        let mut session =
-            crate::storage::with_storage_options(SessionConfig::new().with_information_schema(true));
+        let mut session = crate::storage::with_storage_options(
+            SessionConfig::new().with_information_schema(true),
+        );
         // Parquet written by COPY .. TO: zstd level 1 without dictionary pages. Bars are mostly
         // distinct numbers, which dictionaries do not shrink, and writing 2.0M one-minute bars
         // was 40% of the job's wall time (1.38 s with the COPY, 0.81 s without). With these

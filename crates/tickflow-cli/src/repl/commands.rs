@@ -72,7 +72,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
             _ => return Err(format!("\\timing expects on or off, got '{arg}'")),
         },
         ("\\cache", None) => Command::Cache { clear: false },
-        ("\\cache", Some(arg)) if arg.eq_ignore_ascii_case("clear") => Command::Cache { clear: true },
+        ("\\cache", Some(arg)) if arg.eq_ignore_ascii_case("clear") => {
+            Command::Cache { clear: true }
+        }
         ("\\cache", Some(arg)) => {
             return Err(format!("\\cache takes nothing or clear, got '{arg}'"));
         }

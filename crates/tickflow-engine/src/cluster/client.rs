@@ -168,14 +168,16 @@ fn client_state(config: SessionConfig) -> Result<SessionState> {
     // The client infers a table's schema, and `--standalone`'s scheduler and executor run on
     // this runtime too.
     let runtime = crate::storage::runtime_env(&config)?;
-    Ok(tickflow_functions::gap_fill::with_gap_fill(with_cluster_rules(
-        SessionStateBuilder::new()
-            .with_default_features()
-            .with_runtime_env(runtime)
-            .with_config(config),
-    ))
-    .with_optimizer_rule(std::sync::Arc::new(super::ignore_nulls::KeepIgnoreNulls))
-    .build())
+    Ok(
+        tickflow_functions::gap_fill::with_gap_fill(with_cluster_rules(
+            SessionStateBuilder::new()
+                .with_default_features()
+                .with_runtime_env(runtime)
+                .with_config(config),
+        ))
+        .with_optimizer_rule(std::sync::Arc::new(super::ignore_nulls::KeepIgnoreNulls))
+        .build(),
+    )
 }
 
 /// A context whose queries run on the Ballista cluster whose scheduler is at `url`

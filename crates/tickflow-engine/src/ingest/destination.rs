@@ -80,7 +80,9 @@ impl Destination {
     /// Where files are written before they are published.
     pub fn staging_dir(&self) -> PathBuf {
         match self {
-            Destination::Local(dir) => dir.join(format!(".tickflow-staging-{}", std::process::id())),
+            Destination::Local(dir) => {
+                dir.join(format!(".tickflow-staging-{}", std::process::id()))
+            }
             Destination::Remote { staging, .. } => staging.clone(),
         }
     }
@@ -192,7 +194,7 @@ impl Destination {
                         .map(|_| ())
                         .map_err(|e| format!("{what}: {e}"))
                 })?;
-                let _ = fs::remove_file(&staged);
+                let _ = fs::remove_file(staged);
             }
         }
         Ok(partition)

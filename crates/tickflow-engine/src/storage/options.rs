@@ -182,8 +182,7 @@ pub struct Storage;
 
 impl Family for Storage {
     const PREFIX: &'static str = "storage";
-    const DESCRIPTION: &'static str =
-        "retries and timeouts of remote stores (max_retries, retry_timeout, connect_timeout, timeout)";
+    const DESCRIPTION: &'static str = "retries and timeouts of remote stores (max_retries, retry_timeout, connect_timeout, timeout)";
     fn check(key: &str, value: &str) -> std::result::Result<(), String> {
         match key {
             "max_retries" => value
@@ -303,7 +302,11 @@ pub fn parse_size(value: &str) -> std::result::Result<u64, String> {
         "mib" => 1024.0 * 1024.0,
         "gib" => 1024.0 * 1024.0 * 1024.0,
         "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!("'{value}': unknown unit (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")),
+        _ => {
+            return Err(format!(
+                "'{value}': unknown unit (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+            ));
+        }
     };
     Ok((number * scale).round() as u64)
 }
@@ -322,7 +325,7 @@ pub fn parse_duration(value: &str) -> std::result::Result<Duration, String> {
         (v, 1.0)
     };
     let secs: f64 = number.trim().parse().map_err(|_| bad())?;
-    if !(secs >= 0.0) || !secs.is_finite() {
+    if secs.is_nan() || secs < 0.0 || !secs.is_finite() {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(secs * scale))

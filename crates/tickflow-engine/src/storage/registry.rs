@@ -69,8 +69,7 @@ fn store_key(url: &Url) -> String {
 }
 
 /// Stores built so far in this process, by key and options.
-static BUILT: Mutex<BTreeMap<(String, String), Arc<dyn ObjectStore>>> =
-    Mutex::new(BTreeMap::new());
+static BUILT: Mutex<BTreeMap<(String, String), Arc<dyn ObjectStore>>> = Mutex::new(BTreeMap::new());
 
 impl ObjectStoreRegistry for StoreRegistry {
     fn register_store(
@@ -130,15 +129,16 @@ impl StoreRegistry {
     }
 
     fn build(&self, url: &Url, key: &str) -> Result<RemoteStore> {
-        let failed = |e: object_store::Error| {
-            DataFusionError::Execution(format!("cannot open {key}: {e}"))
-        };
+        let failed =
+            |e: object_store::Error| DataFusionError::Execution(format!("cannot open {key}: {e}"));
         let storage = self.options.storage.values();
         let retry = retry_config(&storage)?;
         let connect = storage
             .get("connect_timeout")
             .map_or(DEFAULT_CONNECT_TIMEOUT, String::as_str);
-        let timeout = storage.get("timeout").map_or(DEFAULT_TIMEOUT, String::as_str);
+        let timeout = storage
+            .get("timeout")
+            .map_or(DEFAULT_TIMEOUT, String::as_str);
         let base_url = key.to_string();
         let inner: Arc<dyn ObjectStore> = match url.scheme() {
             "s3" | "s3a" => {
@@ -213,11 +213,12 @@ impl StoreRegistry {
                 .cloned()
                 .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
         };
-        let bad = |key: &str, why: String| DataFusionError::Configuration(format!("cache.{key}: {why}"));
-        if let Some(on) = setting("enabled", "TICKFLOW_CACHE") {
-            if !parse_switch(&on).map_err(|e| bad("enabled (TICKFLOW_CACHE)", e))? {
-                return Ok(None);
-            }
+        let bad =
+            |key: &str, why: String| DataFusionError::Configuration(format!("cache.{key}: {why}"));
+        if let Some(on) = setting("enabled", "TICKFLOW_CACHE")
+            && !parse_switch(&on).map_err(|e| bad("enabled (TICKFLOW_CACHE)", e))?
+        {
+            return Ok(None);
         }
         let dir = match setting("dir", "TICKFLOW_CACHE_DIR") {
             Some(dir) => PathBuf::from(dir),
@@ -254,7 +255,8 @@ pub fn default_cache_dir() -> PathBuf {
 }
 
 fn retry_config(storage: &BTreeMap<String, String>) -> Result<RetryConfig> {
-    let bad = |key: &str, why: String| DataFusionError::Configuration(format!("storage.{key}: {why}"));
+    let bad =
+        |key: &str, why: String| DataFusionError::Configuration(format!("storage.{key}: {why}"));
     let max_retries = match storage.get("max_retries") {
         Some(v) => v
             .parse()
@@ -286,8 +288,11 @@ mod tests {
         options.s3.set_value("endpoint", "http://127.0.0.1:1")?;
         options.s3.set_value("allow_http", "true")?;
         options.s3.set_value("region", "us-east-1")?;
-        options.azure.set_value("account_name", "devstoreaccount1")?;
+        options
+            .azure
+            .set_value("account_name", "devstoreaccount1")?;
         options.azure.set_value("use_emulator", "true")?;
+        options.gcs.set_value("skip_signature", "true")?;
         options.cache.set_value("enabled", "off")?;
         let registry = StoreRegistry::new(options);
         for url in [
@@ -295,6 +300,7 @@ mod tests {
             "az://container/x",
             "abfss://container@devstoreaccount1.dfs.core.windows.net/x",
             "http://127.0.0.1:1/x",
+            "gs://bucket/x",
         ] {
             let url = Url::parse(url).map_err(|e| DataFusionError::External(e.into()))?;
             registry.get_store(&url)?;

@@ -23,9 +23,9 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
-    Attributes, CopyOptions, Error, GetOptions, GetRange, GetResult, GetResultPayload,
-    ListResult, MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult, RenameOptions, Result, UploadPart,
+    Attributes, CopyOptions, Error, GetOptions, GetRange, GetResult, GetResultPayload, ListResult,
+    MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
+    PutPayload, PutResult, RenameOptions, Result, UploadPart,
 };
 
 use super::block_cache::{BlockCache, Version};
@@ -324,12 +324,7 @@ fn log_stats(cache: &BlockCache) {
 impl fmt::Display for RemoteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.cache {
-            Some(cache) => write!(
-                f,
-                "{} (cached in {})",
-                self.inner,
-                cache.root().display()
-            ),
+            Some(cache) => write!(f, "{} (cached in {})", self.inner, cache.root().display()),
             None => write!(f, "{}", self.inner),
         }
     }
@@ -534,7 +529,14 @@ mod tests {
     async fn ranges_read_through_the_cache_are_the_objects_bytes() -> Result<()> {
         let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let (_dir, _inner, store) = store_with(&data).await;
-        let ranges = [0..10, 4090..4100, 4096..8192, 12_000..40_001, 49_990..50_000, 5..5];
+        let ranges = [
+            0..10,
+            4090..4100,
+            4096..8192,
+            12_000..40_001,
+            49_990..50_000,
+            5..5,
+        ];
         for round in 0..2 {
             let got = store.get_ranges(&Path::from("k"), &ranges).await?;
             for (r, bytes) in ranges.iter().zip(&got) {
@@ -585,6 +587,42 @@ mod tests {
             .expect_err("past the end")
             .to_string();
         assert!(err.contains("mem://b/k"), "{err}");
+    }
+
+    /// Two "processes" (two cache instances on one directory) and many concurrent readers of
+    /// random ranges: every read returns the object's bytes, and the cache ends up whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_readers_in_several_processes() -> Result<()> {
+        use rand::{Rng, SeedableRng};
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 253) as u8).collect();
+        let (dir, inner, first) = store_with(&data).await;
+        let second_cache = Arc::new(BlockCache::open(dir.path(), 4096, 1 << 30).expect("cache"));
+        let second = RemoteStore::new(inner, "mem://b".into(), Some(second_cache));
+        let stores = Arc::new([first, second]);
+        let data = Arc::new(data);
+        let mut tasks = Vec::new();
+        for task in 0..16u64 {
+            let (stores, data) = (Arc::clone(&stores), Arc::clone(&data));
+            tasks.push(tokio::spawn(async move {
+                let mut rng = rand::rngs::SmallRng::seed_from_u64(task);
+                for _ in 0..20 {
+                    let start = rng.random_range(0..data.len() as u64 - 1);
+                    let end = rng.random_range(start + 1..=(start + 20_000).min(data.len() as u64));
+                    let store = &stores[(task % 2) as usize];
+                    let got = store.get_range(&Path::from("k"), start..end).await?;
+                    assert_eq!(&got[..], &data[start as usize..end as usize]);
+                }
+                Ok::<_, Error>(())
+            }));
+        }
+        for task in tasks {
+            task.await.expect("reader task")?;
+        }
+        let whole = stores[0].get(&Path::from("k")).await?.bytes().await?;
+        assert_eq!(&whole[..], &data[..]);
+        let usage = stores[1].cache().expect("cached").usage();
+        assert_eq!(usage.blocks, 300_000_u64.div_ceil(4096));
+        Ok(())
     }
 
     #[test]
