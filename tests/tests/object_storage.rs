@@ -415,7 +415,7 @@ async fn azure_ingest_query_and_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_faults_are_retried_or_reported_in_bounded_time() {
     let dir = tempfile::tempdir().expect("temp dir");
-    trades(dir.path());
+    let local_dir = trades(dir.path());
     let server = S3Server::start();
     server.create_bucket("ticks");
     tickflow(
@@ -479,4 +479,34 @@ async fn s3_faults_are_retried_or_reported_in_bounded_time() {
     assert!(took < bound, "took {took:?}: {err}");
     assert!(err.contains("s3://ticks/"), "{err}");
     println!("hung server, after {took:?}: {err}");
+
+    // An ingest whose server goes down after its first file: a clear error naming the object,
+    // and every object it left is whole (the table reads), with no manifest.
+    let down = FaultProxy::start(server.port());
+    down.stop_after(2); // the manifest GET and the first file's PUT
+    let mut env = s3_env(&server);
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT");
+    env.push(("AWS_ENDPOINT", down.endpoint()));
+    let out = Command::new(binary("tickflow"))
+        .args(["ingest", "csv", "--out", "s3://ticks/partial"])
+        .current_dir(dir.path())
+        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
+        .output()
+        .expect("run tickflow ingest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the ingest succeeded without its server");
+    assert!(stderr.contains("s3://ticks/partial/date="), "{stderr}");
+    let ctx = session(&s3_settings(&server.endpoint(), None)).await;
+    // The sources are published in order: the first day's file is the one that made it.
+    let left = run(&ctx, "SELECT count(*) AS n FROM 's3://ticks/partial/'").await;
+    let first_day = run(
+        &ctx,
+        &format!(
+            "SELECT count(*) AS n FROM '{}/date=2024-03-04/'",
+            local_dir.display()
+        ),
+    )
+    .await;
+    assert_eq!(left, first_day);
+    assert_eq!(server.requests("PUT", "/ticks/partial/_tickflow"), 0);
 }

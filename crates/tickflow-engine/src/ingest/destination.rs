@@ -167,6 +167,20 @@ impl Destination {
                 let what = self.describe(relative);
                 let source = staged.to_path_buf();
                 block_on(async move {
+                    let size = fs::metadata(&source)
+                        .map_err(|e| format!("{}: {e}", source.display()))?
+                        .len();
+                    if size <= PART as u64 {
+                        // One PUT: the object appears whole or not at all.
+                        let bytes = fs::read(&source)
+                            .map_err(|e| format!("{}: {e}", source.display()))?;
+                        return store
+                            .put(&location, PutPayload::from(bytes))
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| format!("{what}: {e}"));
+                    }
+                    // A multipart upload: invisible until it completes, aborted on error.
                     let upload = store
                         .put_multipart(&location)
                         .await
