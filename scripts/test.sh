@@ -5,6 +5,11 @@
 # - the crates cargo fetches (the Rust toolchain must be installed);
 # - a Python virtualenv with the Flight SQL client the cluster tests use (adbc-driver-flightsql,
 #   pyarrow), in ~/.cache/tickflow-venv, passed to the tests as TICKFLOW_PYTHON;
+# - object-storage servers for the object-store tests, started by tests/src/object_servers.rs:
+#   moto (an S3 server; with boto3 and azure-storage-blob, the clients that create buckets and
+#   containers) in the same virtualenv, passed as TICKFLOW_MOTO_SERVER, and Azurite (an Azure
+#   Blob server, from npm; needs Node.js >= 18) in ~/.cache/tickflow-npm (TICKFLOW_NPM), passed
+#   as TICKFLOW_AZURITE;
 # - the binaries (tickflow, tickflow-scheduler, tickflow-executor): the cluster tests start them
 #   as processes on 127.0.0.1.
 # Python reference fixtures (DuckDB, pandas) are committed under tests/reference/.
@@ -27,9 +32,36 @@ venv="${TICKFLOW_VENV:-$HOME/.cache/tickflow-venv}"
 if ! "$venv/bin/python" -c "import adbc_driver_flightsql.dbapi, pyarrow" >/dev/null 2>&1; then
   echo "setting up $venv (adbc-driver-flightsql, pyarrow) for the Flight SQL test"
   python3 -m venv "$venv" || { echo "error: cannot create a virtualenv; apt install python3-venv" >&2; exit 1; }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check adbc-driver-flightsql pyarrow
+  "$venv/bin/pip" install --quiet --disable-pip-version-check adbc-driver-flightsql pyarrow ||
+    { echo "error: pip could not install adbc-driver-flightsql and pyarrow into $venv" >&2; exit 1; }
 fi
 export TICKFLOW_PYTHON="$venv/bin/python"
+
+# moto's S3 server and the clients the object-store tests create buckets and containers with.
+if ! { test -x "$venv/bin/moto_server" &&
+       "$venv/bin/python" -c "import moto.server, boto3, azure.storage.blob" >/dev/null 2>&1; }; then
+  echo "installing moto[server], boto3, azure-storage-blob into $venv for the object-store tests"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]" boto3 azure-storage-blob ||
+    { echo "error: pip could not install moto[server], boto3 and azure-storage-blob into $venv" >&2; exit 1; }
+fi
+export TICKFLOW_MOTO_SERVER="$venv/bin/moto_server"
+
+# Azurite, the Azure Blob server the object-store tests run (an npm package).
+npm_dir="${TICKFLOW_NPM:-$HOME/.cache/tickflow-npm}"
+if ! test -x "$npm_dir/node_modules/.bin/azurite-blob"; then
+  if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1 ||
+     ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)'; then
+    echo "error: npm or node is missing or older than 18; the Azure object-store tests run Azurite: install Node.js >= 18 (apt install nodejs npm)" >&2
+    exit 1
+  fi
+  echo "installing azurite into $npm_dir for the object-store tests"
+  mkdir -p "$npm_dir"
+  npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error azurite ||
+    { echo "error: npm could not install azurite into $npm_dir" >&2; exit 1; }
+  test -x "$npm_dir/node_modules/.bin/azurite-blob" ||
+    { echo "error: $npm_dir/node_modules/.bin/azurite-blob is missing after npm install azurite" >&2; exit 1; }
+fi
+export TICKFLOW_AZURITE="$npm_dir/node_modules/.bin/azurite-blob"
 
 # Cargo never deletes superseded test binaries (each links DataFusion and Ballista): drop the
 # ones not rebuilt for 3 days so a reused target directory does not fill the disk.

@@ -1,3 +1,4 @@
 //! Shared test support; the tests themselves live in `tests/*.rs`.
 
 pub mod cluster;
+pub mod object_servers;

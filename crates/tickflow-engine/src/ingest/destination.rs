@@ -172,8 +172,8 @@ impl Destination {
                         .len();
                     if size <= PART as u64 {
                         // One PUT: the object appears whole or not at all.
-                        let bytes = fs::read(&source)
-                            .map_err(|e| format!("{}: {e}", source.display()))?;
+                        let bytes =
+                            fs::read(&source).map_err(|e| format!("{}: {e}", source.display()))?;
                         return store
                             .put(&location, PutPayload::from(bytes))
                             .await
