@@ -333,6 +333,29 @@ impl S3Server {
         format!("http://127.0.0.1:{}", self.server.port)
     }
 
+    /// The environment a `tickflow` process needs to reach this server (`AWS_*`).
+    pub fn cli_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", Self::ACCESS_KEY_ID.into()),
+            ("AWS_SECRET_ACCESS_KEY", Self::SECRET_ACCESS_KEY.into()),
+            ("AWS_REGION", Self::REGION.into()),
+            ("AWS_ENDPOINT", self.endpoint()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+
+    /// The `SET s3.…` options of a session that reaches this server at `endpoint` (its own, or
+    /// a proxy's in front of it).
+    pub fn session_settings(endpoint: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("s3.access_key_id", Self::ACCESS_KEY_ID.to_string()),
+            ("s3.secret_access_key", Self::SECRET_ACCESS_KEY.to_string()),
+            ("s3.region", Self::REGION.to_string()),
+            ("s3.endpoint", endpoint.to_string()),
+            ("s3.allow_http", "true".to_string()),
+        ]
+    }
+
     pub fn port(&self) -> u16 {
         self.server.port
     }

@@ -643,11 +643,7 @@ async fn cluster_reads_and_writes_s3() {
     let ingest = Command::new(binary("tickflow"))
         .args(["ingest", "csv", "--out", "s3://ticks/trades"])
         .current_dir(dir.path())
-        .env("AWS_ACCESS_KEY_ID", S3Server::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", S3Server::SECRET_ACCESS_KEY)
-        .env("AWS_REGION", S3Server::REGION)
-        .env("AWS_ENDPOINT", server.endpoint())
-        .env("AWS_ALLOW_HTTP", "true")
+        .envs(server.cli_env())
         .output()
         .expect("tickflow ingest");
     assert!(

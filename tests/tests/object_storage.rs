@@ -73,14 +73,9 @@ fn trades(dir: &Path) -> PathBuf {
 }
 
 fn s3_env(server: &S3Server) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", S3Server::ACCESS_KEY_ID.into()),
-        ("AWS_SECRET_ACCESS_KEY", S3Server::SECRET_ACCESS_KEY.into()),
-        ("AWS_REGION", S3Server::REGION.into()),
-        ("AWS_ENDPOINT", server.endpoint()),
-        ("AWS_ALLOW_HTTP", "true".into()),
-        ("TICKFLOW_CACHE", "off".into()),
-    ]
+    let mut env = server.cli_env();
+    env.push(("TICKFLOW_CACHE", "off".into()));
+    env
 }
 
 async fn run(ctx: &SessionContext, sql: &str) -> String {

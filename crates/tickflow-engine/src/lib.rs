@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod error_chain;
 pub mod r#gen; // `gen` is a reserved keyword in edition 2024
 pub mod ingest;
 pub mod params;

@@ -20,6 +20,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tonic::Code;
 
 use super::roles::{logical_codec, physical_codec};
+use crate::error_chain::error_chain;
 
 /// Port of a `df://HOST` URL without one (Ballista's default scheduler port).
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
@@ -90,21 +91,6 @@ async fn ask_scheduler(address: String) -> std::result::Result<(), String> {
         }
         Err(_) => Ok(()),
     }
-}
-
-/// `e` and its sources on one line ("transport error: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// The error of a failed cluster job, as a person wants to read it.

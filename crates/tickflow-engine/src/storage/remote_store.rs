@@ -29,6 +29,7 @@ use object_store::{
 };
 
 use super::block_cache::{BlockCache, Version};
+use crate::error_chain::error_chain;
 
 /// How often a read starts over because its object changed under it before giving up.
 const ATTEMPTS: usize = 3;
@@ -64,7 +65,7 @@ impl RemoteStore {
         match e {
             Error::Generic { store, source } => Error::Generic {
                 store,
-                source: format!("{}: {}", self.url(location), chain(source.as_ref())).into(),
+                source: format!("{}: {}", self.url(location), error_chain(source.as_ref())).into(),
             },
             other => other,
         }
@@ -222,21 +223,6 @@ fn generic(message: String) -> Error {
     }
 }
 
-/// An error and its sources on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
 fn version_of(meta: &ObjectMeta) -> Version {
     Version {
         tag: match &meta.e_tag {
@@ -342,7 +328,7 @@ impl LocatedUpload {
         match e {
             Error::Generic { store, source } => Error::Generic {
                 store,
-                source: format!("{url}: {}", chain(source.as_ref())).into(),
+                source: format!("{url}: {}", error_chain(source.as_ref())).into(),
             },
             other => other,
         }
