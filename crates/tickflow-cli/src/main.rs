@@ -16,6 +16,7 @@ mod r#gen; // `gen` is a reserved keyword in edition 2024
 mod ingest;
 mod print;
 mod repl;
+mod watch;
 
 /// Market tick data to bars and features, with SQL (DataFusion + tickflow's functions).
 #[derive(Debug, Parser)]
@@ -65,6 +66,8 @@ enum Command {
     Gen(r#gen::GenArgs),
     /// Ingest CSV files (trades or minute bars) into date-partitioned Parquet sorted by (symbol, ts)
     Ingest(ingest::IngestArgs),
+    /// Keep a bar table current as trade files arrive (incremental, exactly once)
+    Watch(watch::WatchArgs),
     /// Generate a small data set, ingest it, and run the sql/ pipeline step by step
     Demo(demo::DemoArgs),
 }
@@ -120,6 +123,7 @@ async fn run(cli: Cli) -> Result<()> {
         // Writing files needs no session (and no cluster).
         Some(Command::Gen(args)) => r#gen::run(args).await,
         Some(Command::Ingest(args)) => ingest::run(args).await,
+        Some(Command::Watch(args)) => watch::run(args).await,
         Some(Command::Sql(args)) => {
             exec::run_sql_command(&mut cli.session.open().await?, args).await
         }

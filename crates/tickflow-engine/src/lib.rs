@@ -12,6 +12,7 @@ pub mod sorted_aggregate;
 pub mod storage;
 #[cfg(test)]
 mod test_tables;
+pub mod watch;
 
 pub use catalog::Catalog;
 pub use r#gen::{GenFormat, GenOptions, GenSummary, generate};

@@ -1,0 +1,112 @@
+//! `tickflow watch`: keeps a bar table current as trade files arrive (see
+//! `tickflow_engine::watch`). One progress line per trigger.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use datafusion::common::{DataFusionError, Result};
+use tickflow_engine::ingest::ParseOptions;
+use tickflow_engine::watch::{WatchOptions, Watcher};
+
+/// Keep 01_bars.sql's bar table current as trade CSV files arrive, exactly once.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tickflow watch incoming/ --out bars/ --bar-width '1 minute'
+  tickflow watch s3://desk/incoming/ --out bars/ --once --flush
+  tickflow --table bars=bars/ sql -c \"SELECT * FROM bars ORDER BY start DESC LIMIT 5\"")]
+pub struct WatchArgs {
+    /// Directory or object storage prefix (s3://, az://, gs://) where trade CSV files arrive;
+    /// files are taken in name order
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// The bar table directory (its bookkeeping is in OUT/_watch, late trades in OUT/_late)
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+    /// Bar width: any time_bucket width
+    #[arg(long, default_value = "1 minute", value_name = "WIDTH")]
+    pub bar_width: String,
+    /// Files taken per trigger at most
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub files_per_trigger: usize,
+    /// Seconds between looks for new files when none is waiting
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// Stop when no new file is waiting (instead of watching on)
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: at the end, close and write every open bar (the input is complete)
+    #[arg(long, requires = "once")]
+    pub flush: bool,
+    /// Time zone of the timestamps in the files (IANA name)
+    #[arg(long, default_value = "America/New_York", value_name = "TZ")]
+    pub source_tz: String,
+}
+
+fn err(msg: impl Into<String>) -> DataFusionError {
+    DataFusionError::Execution(msg.into())
+}
+
+/// Runs `tickflow watch`.
+pub async fn run(args: WatchArgs) -> Result<()> {
+    let source_tz = args.source_tz.parse().map_err(|_| {
+        err(format!(
+            "--source-tz: unknown time zone '{}'",
+            args.source_tz
+        ))
+    })?;
+    if !(args.interval.is_finite() && args.interval >= 0.0) {
+        return Err(err("--interval must be a number of seconds >= 0"));
+    }
+    let mut watcher = Watcher::open(WatchOptions {
+        source: args.source.clone(),
+        out: args.out.clone(),
+        width: args.bar_width.clone(),
+        files_per_trigger: args.files_per_trigger,
+        parse: ParseOptions {
+            source_tz,
+            ..ParseOptions::default()
+        },
+        storage: Default::default(),
+    })
+    .await
+    .map_err(err)?;
+    let done = watcher.checkpoint();
+    eprintln!(
+        "watching {} into {} ({} bars): {} trigger(s) committed, {} file(s), {} trades ({} late), {} bars",
+        args.source,
+        args.out.display(),
+        args.bar_width,
+        done.trigger,
+        done.files.len(),
+        done.rows + done.late_rows,
+        done.late_rows,
+        done.bars
+    );
+    loop {
+        let ran = tokio::select! {
+            ran = watcher.trigger() => ran.map_err(err)?,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("interrupted: the trigger in progress was not committed");
+                return Ok(());
+            }
+        };
+        match ran {
+            Some(summary) => println!("{summary}"),
+            None if args.once => {
+                if args.flush
+                    && let Some(summary) = watcher.flush().await.map_err(err)?
+                {
+                    println!("{summary} (flush)");
+                }
+                return Ok(());
+            }
+            None => {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs_f64(args.interval)) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                }
+            }
+        }
+    }
+}

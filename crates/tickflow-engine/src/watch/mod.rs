@@ -1,0 +1,379 @@
+//! `tickflow watch`: keeps a bar table current as trade files arrive, exactly once.
+//!
+//! Each trigger takes the next files (by name) from a directory or object storage prefix,
+//! parses them with ingest's rules (a bad row stops the watcher with `file:line:column: reason`;
+//! nothing of that trigger is committed), and updates the bars of `sql/01_bars.sql`
+//! incrementally ([`bars`]): partial aggregate states of the new trades are merged with the
+//! states of the buckets still open; a bucket whose end is at or before the watermark (the
+//! largest trade time taken so far) is closed, finished and written once. The work of a trigger
+//! grows with its new trades and the open buckets (about one per symbol), not with the history.
+//!
+//! **Exactly once.** See [`checkpoint`]: the checkpoint names the files done and holds the open
+//! buckets' states; its atomic replacement commits a trigger. A watcher killed at any instant
+//! and restarted resumes from the last commit: no file is lost or counted twice.
+//!
+//! **Late trades.** A trade whose bucket was already closed when it arrived (its bucket ends at
+//! or before the watermark of the previous trigger) is not merged into a bar that was already
+//! written: it is diverted, with every column, to `OUT/_late/late-<trigger>.parquet` and counted
+//! (`late_rows` in the checkpoint and the progress line). `SELECT * FROM 'OUT/_late/'` shows them.
+//!
+//! **End of input.** With `flush`, once no file is left every open bucket is closed and written;
+//! the table then equals a batch run of `01_bars.sql` over every file (without late trades).
+//!
+//! ```sql
+//! -- the bar table, at any moment: every committed trigger's closed bars
+//! CREATE EXTERNAL TABLE bars STORED AS PARQUET LOCATION 'OUT/';
+//! ```
+
+pub mod bars;
+pub mod checkpoint;
+pub mod sources;
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use datafusion::arrow::array::{AsArray, Date32Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampNanosecondType};
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::parquet::arrow::ArrowWriter;
+
+use crate::ingest::parse::{self, ParseOptions, Shape};
+use crate::storage::SessionStorage;
+use bars::{BarQuery, States};
+use checkpoint::{Checkpoint, LATE_DIR, Layout};
+use sources::Source;
+
+/// What to watch and how.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// A directory or object storage prefix (`s3://bucket/incoming/`) where trade files arrive.
+    pub source: String,
+    /// The bar table directory.
+    pub out: PathBuf,
+    /// Bar width: any `time_bucket` width (`1 minute`, `5 minutes`).
+    pub width: String,
+    /// Files taken per trigger at most.
+    pub files_per_trigger: usize,
+    pub parse: ParseOptions,
+    pub storage: SessionStorage,
+}
+
+/// What one trigger did (the progress line).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TriggerSummary {
+    pub trigger: u64,
+    pub files: usize,
+    pub rows: u64,
+    pub late_rows: u64,
+    pub bars_written: u64,
+    pub open_bars: u64,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for TriggerSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "trigger {}: {} file(s), {} trades ({} late), {} bars written, {} open, {:.2} s",
+            self.trigger,
+            self.files,
+            self.rows,
+            self.late_rows,
+            self.bars_written,
+            self.open_bars,
+            self.seconds
+        )
+    }
+}
+
+/// A watcher bound to its source and bar table, resumed from the last commit.
+#[derive(Debug)]
+pub struct Watcher {
+    opts: WatchOptions,
+    source: Source,
+    layout: Layout,
+    query: BarQuery,
+    checkpoint: Checkpoint,
+    done: HashSet<String>,
+}
+
+/// Columns of the trades a trigger aggregates: ingest's, plus the trade date.
+pub fn rows_schema() -> SchemaRef {
+    let trades = parse::output_schema(Shape::Trades);
+    let mut fields: Vec<Field> = trades.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("date", DataType::Date32, false));
+    Arc::new(Schema::new(fields))
+}
+
+impl Watcher {
+    /// Opens the bar table (creating it), recovers from a killed run, checks the source.
+    pub async fn open(opts: WatchOptions) -> Result<Watcher, String> {
+        let query = BarQuery::new(&opts.width).map_err(|e| e.to_string())?;
+        let layout = Layout {
+            out: opts.out.clone(),
+        };
+        let mut checkpoint = layout.recover()?;
+        if checkpoint.trigger == 0 {
+            checkpoint.width = opts.width.clone();
+        } else if checkpoint.width != opts.width {
+            return Err(format!(
+                "{} holds {} bars; it cannot continue with {} bars (use another --out)",
+                opts.out.display(),
+                checkpoint.width,
+                opts.width
+            ));
+        }
+        let source = Source::open(&opts.source, &opts.storage)?;
+        source.check().await?;
+        let done = checkpoint.files.iter().cloned().collect();
+        Ok(Watcher {
+            opts,
+            source,
+            layout,
+            query,
+            checkpoint,
+            done,
+        })
+    }
+
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// Runs one trigger over the next files. `None` when no new file has arrived.
+    pub async fn trigger(&mut self) -> Result<Option<TriggerSummary>, String> {
+        let started = Instant::now();
+        let arrived = self.source.list().await?;
+        let new: Vec<String> = arrived
+            .into_iter()
+            .filter(|f| !self.done.contains(&f.name))
+            .take(self.opts.files_per_trigger.max(1))
+            .map(|f| f.name)
+            .collect();
+        if new.is_empty() {
+            return Ok(None);
+        }
+        let mut rows = Vec::new();
+        for (i, name) in new.iter().enumerate() {
+            let data = self.source.read(name).await?;
+            let index = (self.checkpoint.files.len() + i) as u64;
+            rows.push(self.parse(name, &data, index)?);
+        }
+        let summary = self.step(&new, rows, false).await?;
+        Ok(Some(TriggerSummary {
+            seconds: started.elapsed().as_secs_f64(),
+            ..summary
+        }))
+    }
+
+    /// Closes and writes every open bucket (end of input). `None` when none is open.
+    pub async fn flush(&mut self) -> Result<Option<TriggerSummary>, String> {
+        if self.checkpoint.state.is_none() {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let summary = self.step(&[], Vec::new(), true).await?;
+        Ok(Some(TriggerSummary {
+            seconds: started.elapsed().as_secs_f64(),
+            ..summary
+        }))
+    }
+
+    /// A file's trades with their date column.
+    fn parse(&self, name: &str, data: &[u8], index: u64) -> Result<RecordBatch, String> {
+        let display = format!("{}/{name}", self.source.display);
+        if name.to_ascii_lowercase().ends_with(".parquet") {
+            return Err(format!(
+                "{display}: watch reads CSV trade files; Parquet sources are not supported yet"
+            ));
+        }
+        let mut opts = self.opts.parse.clone();
+        opts.shape = Some(Shape::Trades);
+        let parsed =
+            parse::parse_file(&display, name, data, index, &opts, true, &AtomicU64::new(0))?;
+        let mut columns = parsed.batch.columns().to_vec();
+        columns.push(Arc::new(Date32Array::from(parsed.dates)));
+        RecordBatch::try_new(rows_schema(), columns).map_err(|e| format!("{display}: {e}"))
+    }
+
+    /// One trigger: late split, partial states, merge, close, write, commit, publish.
+    async fn step(
+        &mut self,
+        files: &[String],
+        rows: Vec<RecordBatch>,
+        flush: bool,
+    ) -> Result<TriggerSummary, String> {
+        let e = |e: datafusion::error::DataFusionError| e.to_string();
+        let schema = rows_schema();
+        let q = &self.query;
+        let trigger = self.checkpoint.trigger + 1;
+        let (late, on_time) = match self.checkpoint.watermark {
+            Some(wm) => q
+                .split_closed(rows, Arc::clone(&schema), "ts", false, wm)
+                .await
+                .map_err(e)?,
+            None => (Vec::new(), rows),
+        };
+        let new_rows: u64 = on_time.iter().map(|b| b.num_rows() as u64).sum();
+        let late_rows: u64 = late.iter().map(|b| b.num_rows() as u64).sum();
+        let watermark = on_time
+            .iter()
+            .filter_map(|b| {
+                let ts = b.column(1).as_primitive::<TimestampNanosecondType>();
+                datafusion::arrow::compute::max(ts)
+            })
+            .chain(self.checkpoint.watermark)
+            .max();
+
+        let mut states = self.load_state()?;
+        if !on_time.is_empty() {
+            let partial = q.partial(on_time, Arc::clone(&schema)).await.map_err(e)?;
+            states = Some(match states {
+                Some(open) => open.concat(partial),
+                None => partial,
+            });
+        }
+        let (closed, open) = match states {
+            None => (Vec::new(), None),
+            Some(states) => {
+                let merged = q.reduce(states, Arc::clone(&schema)).await.map_err(e)?;
+                let merged_schema = Arc::clone(&merged.schema);
+                let (closed, open) = if flush {
+                    (merged.batches, Vec::new())
+                } else {
+                    q.split_closed(
+                        merged.batches,
+                        Arc::clone(&merged_schema),
+                        "start",
+                        true,
+                        watermark.unwrap_or(i64::MIN),
+                    )
+                    .await
+                    .map_err(e)?
+                };
+                let open = (!open.is_empty()).then(|| States {
+                    schema: Arc::clone(&merged_schema),
+                    batches: open,
+                });
+                (
+                    if closed.is_empty() {
+                        Vec::new()
+                    } else {
+                        let finished = q
+                            .finish(
+                                States {
+                                    schema: merged_schema,
+                                    batches: closed,
+                                },
+                                Arc::clone(&schema),
+                            )
+                            .await
+                            .map_err(e)?;
+                        q.bars(finished).await.map_err(e)?
+                    },
+                    open,
+                )
+            }
+        };
+        let bars_written: u64 = closed.iter().map(|b| b.num_rows() as u64).sum();
+        let open_bars = open.as_ref().map_or(0, |s| s.rows() as u64);
+
+        // Write everything of this trigger, then commit, then publish.
+        let mut outputs = Vec::new();
+        if bars_written > 0 {
+            let name = format!("bars-{trigger:08}.parquet");
+            write_parquet(&self.layout.pending_dir().join(&name), &closed)?;
+            outputs.push((name.clone(), name));
+        }
+        if late_rows > 0 {
+            let name = format!("late-{trigger:08}.parquet");
+            write_parquet(&self.layout.pending_dir().join(&name), &late)?;
+            outputs.push((name.clone(), format!("{LATE_DIR}/{name}")));
+        }
+        let state = match &open {
+            Some(states) => {
+                let name = format!("state-{trigger:08}.arrow");
+                write_ipc(&self.layout.watch_dir().join(&name), states)?;
+                Some(name)
+            }
+            None => None,
+        };
+        let previous_state = self.checkpoint.state.clone();
+        let mut next = self.checkpoint.clone();
+        next.trigger = trigger;
+        next.files.extend(files.iter().cloned());
+        next.watermark = watermark;
+        next.rows += new_rows;
+        next.late_rows += late_rows;
+        next.bars += bars_written;
+        next.state = state;
+        next.outputs = outputs;
+        self.layout.commit(&next)?;
+        for (pending, destination) in &next.outputs {
+            self.layout
+                .publish(&self.layout.pending_dir().join(pending), destination)?;
+        }
+        if let Some(old) = previous_state {
+            let _ = fs::remove_file(self.layout.watch_dir().join(old));
+        }
+        self.done.extend(files.iter().cloned());
+        self.checkpoint = next;
+        Ok(TriggerSummary {
+            trigger,
+            files: files.len(),
+            rows: new_rows + late_rows,
+            late_rows,
+            bars_written,
+            open_bars,
+            seconds: 0.0,
+        })
+    }
+
+    fn load_state(&self) -> Result<Option<States>, String> {
+        let Some(name) = &self.checkpoint.state else {
+            return Ok(None);
+        };
+        let path = self.layout.watch_dir().join(name);
+        let file = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let reader = FileReader::try_new(file, None)
+            .map_err(|e| format!("{}: not a state file: {e}", path.display()))?;
+        let schema = reader.schema();
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Some(States { schema, batches }))
+    }
+}
+
+/// Writes batches to a new Parquet file, fsynced.
+fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let file = fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut writer = ArrowWriter::try_new(file, first.schema(), None).map_err(|e| fail(&e))?;
+    for b in batches {
+        writer.write(b).map_err(|e| fail(&e))?;
+    }
+    let file = writer.into_inner().map_err(|e| fail(&e))?;
+    file.sync_all().map_err(|e| fail(&e))
+}
+
+/// Writes states to a new Arrow IPC file (types round-trip exactly), fsynced.
+fn write_ipc(path: &Path, states: &States) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut writer = FileWriter::try_new(file, &states.schema).map_err(|e| fail(&e))?;
+    for b in &states.batches {
+        writer.write(b).map_err(|e| fail(&e))?;
+    }
+    writer.finish().map_err(|e| fail(&e))?;
+    let file = writer.into_inner().map_err(|e| fail(&e))?;
+    file.sync_all().map_err(|e| fail(&e))
+}
