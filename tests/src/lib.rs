@@ -1,4 +1,5 @@
 //! Shared test support; the tests themselves live in `tests/*.rs`.
 
+pub mod cli;
 pub mod cluster;
 pub mod object_servers;

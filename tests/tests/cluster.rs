@@ -30,28 +30,12 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use sqllogictest::{DefaultColumnType, Record};
 use tickflow_engine::{Engine, EngineConfig};
+use tickflow_tests::cli::workspace;
 use tickflow_tests::cluster::{Cluster, binary};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
 
 /// Runs the `tickflow` binary; returns stdout, failing the test on a non-zero exit.
 fn tickflow(args: &[&str], dir: &Path) -> String {
-    let out = Command::new(binary("tickflow"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run tickflow");
-    assert!(
-        out.status.success(),
-        "tickflow {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    tickflow_tests::cli::tickflow(args, dir, &[])
 }
 
 /// The REPL on the cluster: statements piped in, results out (the same session code as

@@ -20,6 +20,7 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use tickflow_engine::storage::block_cache;
 use tickflow_engine::{EngineConfig, session::local_context};
+use tickflow_tests::cli::tickflow;
 use tickflow_tests::cluster::binary;
 use tickflow_tests::object_servers::{Azurite, FaultProxy, S3Server};
 
@@ -30,23 +31,6 @@ fn bars(table: &str) -> String {
                 vwap(price, size) AS v, bar_std(price) AS s, total_volume(size) AS vol, count(*) AS n \
          FROM {table} GROUP BY 1, 2 ORDER BY 1, 2"
     )
-}
-
-fn tickflow(args: &[&str], dir: &Path, env: &[(&str, String)]) -> String {
-    let out = Command::new(binary("tickflow"))
-        .args(args)
-        .current_dir(dir)
-        .env("TICKFLOW_CATALOG", dir.join("catalog.json"))
-        .envs(env.iter().map(|(k, v)| (k, v.as_str())))
-        .output()
-        .expect("run tickflow");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "tickflow {args:?} failed:\n{text}");
-    text
 }
 
 /// Trades as TAQ-style CSV, ingested into a local directory: the reference copy.

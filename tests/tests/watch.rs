@@ -11,32 +11,14 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use rand::{Rng, SeedableRng};
 use tickflow_engine::{EngineConfig, session::local_context};
+use tickflow_tests::cli::workspace;
 use tickflow_tests::cluster::binary;
 
 /// Kill-and-restart cycles of the fuzz test.
 const ITERATIONS: usize = 60;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
 fn tickflow(args: &[&str], dir: &Path) -> String {
-    let out = Command::new(binary("tickflow"))
-        .args(args)
-        .current_dir(dir)
-        .env("TICKFLOW_CATALOG", dir.join("catalog.json"))
-        .output()
-        .expect("run tickflow");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "tickflow {args:?} failed:\n{text}");
-    text
+    tickflow_tests::cli::tickflow(args, dir, &[])
 }
 
 /// Generated TAQ-style trades, each day's file cut into `parts` files in time order
