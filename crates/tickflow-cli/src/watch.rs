@@ -9,15 +9,16 @@ use datafusion::common::{DataFusionError, Result};
 use tickflow_engine::ingest::ParseOptions;
 use tickflow_engine::watch::{WatchOptions, Watcher};
 
-/// Keep 01_bars.sql's bar table current as trade CSV files arrive, exactly once.
+/// Keep 01_bars.sql's bar table current as trade files arrive, exactly once.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tickflow watch incoming/ --out bars/ --bar-width '1 minute'
   tickflow watch s3://desk/incoming/ --out bars/ --once --flush
   tickflow --table bars=bars/ sql -c \"SELECT * FROM bars ORDER BY start DESC LIMIT 5\"")]
 pub struct WatchArgs {
-    /// Directory or object storage prefix (s3://, az://, gs://) where trade CSV files arrive;
-    /// files are taken in name order
+    /// Directory or object storage prefix (s3://, az://, gs://) where trade files arrive (CSV as
+    /// `tickflow ingest` reads them, or Parquet with symbol, ts, price, size, seq); files are
+    /// taken in name order
     #[arg(value_name = "SOURCE")]
     pub source: String,
     /// The bar table directory (its bookkeeping is in OUT/_watch, late trades in OUT/_late)

@@ -1,9 +1,9 @@
 //! `tickflow watch`: keeps a bar table current as trade files arrive, exactly once.
 //!
-//! Each trigger takes the next files (by name) from a directory or object storage prefix,
-//! parses them with ingest's rules (a bad row stops the watcher with `file:line:column: reason`;
-//! nothing of that trigger is committed), and updates the bars of `sql/01_bars.sql`
-//! incrementally ([`bars`]): partial aggregate states of the new trades are merged with the
+//! Each trigger takes the next files (by name) from a directory or object storage prefix: trade
+//! CSV files, parsed with ingest's rules (a bad row stops the watcher with `file:line:column:
+//! reason`; nothing of that trigger is committed), or Parquet trade files ([`parquet_rows`]).
+//! It updates the bars of `sql/01_bars.sql` incrementally ([`bars`]): partial aggregate states of the new trades are merged with the
 //! states of the buckets still open; a bucket whose end is at or before the watermark (the
 //! largest trade time taken so far) is closed, finished and written once. The work of a trigger
 //! grows with its new trades and the open buckets (about one per symbol), not with the history.
@@ -27,6 +27,7 @@
 
 pub mod bars;
 pub mod checkpoint;
+pub mod parquet_rows;
 pub mod sources;
 
 use std::collections::HashSet;
@@ -162,7 +163,7 @@ impl Watcher {
         for (i, name) in new.iter().enumerate() {
             let data = self.source.read(name).await?;
             let index = (self.checkpoint.files.len() + i) as u64;
-            rows.push(self.parse(name, &data, index)?);
+            rows.push(self.parse(name, data, index)?);
         }
         let summary = self.step(&new, rows, false).await?;
         Ok(Some(TriggerSummary {
@@ -185,17 +186,22 @@ impl Watcher {
     }
 
     /// A file's trades with their date column.
-    fn parse(&self, name: &str, data: &[u8], index: u64) -> Result<RecordBatch, String> {
+    fn parse(&self, name: &str, data: bytes::Bytes, index: u64) -> Result<RecordBatch, String> {
         let display = format!("{}/{name}", self.source.display);
         if name.to_ascii_lowercase().ends_with(".parquet") {
-            return Err(format!(
-                "{display}: watch reads CSV trade files; Parquet sources are not supported yet"
-            ));
+            return parquet_rows::parquet_rows(&display, data, self.opts.parse.source_tz);
         }
         let mut opts = self.opts.parse.clone();
         opts.shape = Some(Shape::Trades);
-        let parsed =
-            parse::parse_file(&display, name, data, index, &opts, true, &AtomicU64::new(0))?;
+        let parsed = parse::parse_file(
+            &display,
+            name,
+            &data,
+            index,
+            &opts,
+            true,
+            &AtomicU64::new(0),
+        )?;
         let mut columns = parsed.batch.columns().to_vec();
         columns.push(Arc::new(Date32Array::from(parsed.dates)));
         RecordBatch::try_new(rows_schema(), columns).map_err(|e| format!("{display}: {e}"))
