@@ -47,6 +47,7 @@ fn options(source: &Path, out: &Path, files_per_trigger: usize) -> WatchOptions 
         out: out.to_path_buf(),
         width: "1 minute".into(),
         files_per_trigger,
+        allowed_lateness: std::time::Duration::ZERO,
         parse: ParseOptions::default(),
         storage: Default::default(),
     }

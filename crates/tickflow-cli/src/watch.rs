@@ -33,6 +33,10 @@ pub struct WatchArgs {
     /// Seconds between looks for new files when none is waiting
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub interval: f64,
+    /// How far behind the latest trade a trade may arrive and still be merged into its bar
+    /// (e.g. 5m, 30s): bars close that much later. Older trades are diverted to OUT/_late
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub allowed_lateness: String,
     /// Stop when no new file is waiting (instead of watching on)
     #[arg(long)]
     pub once: bool,
@@ -59,11 +63,15 @@ pub async fn run(args: WatchArgs) -> Result<()> {
     if !(args.interval.is_finite() && args.interval >= 0.0) {
         return Err(err("--interval must be a number of seconds >= 0"));
     }
+    let allowed_lateness =
+        tickflow_engine::storage::options::parse_duration(&args.allowed_lateness)
+            .map_err(|e| err(format!("--allowed-lateness: {e}")))?;
     let mut watcher = Watcher::open(WatchOptions {
         source: args.source.clone(),
         out: args.out.clone(),
         width: args.bar_width.clone(),
         files_per_trigger: args.files_per_trigger,
+        allowed_lateness,
         parse: ParseOptions {
             source_tz,
             ..ParseOptions::default()

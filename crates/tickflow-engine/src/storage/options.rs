@@ -311,16 +311,18 @@ pub fn parse_size(value: &str) -> std::result::Result<u64, String> {
     Ok((number * scale).round() as u64)
 }
 
-/// A duration: `30s`, `500ms`, `2m`, or a number of seconds.
+/// A duration: `30s`, `500ms`, `2m`, `1h`, or a number of seconds.
 pub fn parse_duration(value: &str) -> std::result::Result<Duration, String> {
     let v = value.trim();
-    let bad = || format!("'{value}' is not a duration (e.g. 30s, 500ms, 2m)");
+    let bad = || format!("'{value}' is not a duration (e.g. 30s, 500ms, 2m, 1h)");
     let (number, scale) = if let Some(n) = v.strip_suffix("ms") {
         (n, 0.001)
     } else if let Some(n) = v.strip_suffix('s') {
         (n, 1.0)
     } else if let Some(n) = v.strip_suffix('m') {
         (n, 60.0)
+    } else if let Some(n) = v.strip_suffix('h') {
+        (n, 3600.0)
     } else {
         (v, 1.0)
     };
@@ -384,6 +386,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
         assert!(parse_duration("-1s").is_err());
         assert_eq!(parse_switch("off"), Ok(false));
     }

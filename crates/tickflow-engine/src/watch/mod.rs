@@ -12,9 +12,9 @@
 //! buckets' states; its atomic replacement commits a trigger. A watcher killed at any instant
 //! and restarted resumes from the last commit: no file is lost or counted twice.
 //!
-//! **Late trades.** A trade whose bucket was already closed when it arrived (its bucket ends at
-//! or before the watermark of the previous trigger) is not merged into a bar that was already
-//! written: it is diverted, with every column, to `OUT/_late/late-<trigger>.parquet` and counted
+//! **Late trades.** With `allowed_lateness` L, a bucket closes when its end is at or before the
+//! watermark minus L, so trades up to L behind the latest one are still merged. A trade whose
+//! bucket was already closed when it arrived is not merged into a bar that was already written: it is diverted, with every column, to `OUT/_late/late-<trigger>.parquet` and counted
 //! (`late_rows` in the checkpoint and the progress line). `SELECT * FROM 'OUT/_late/'` shows them.
 //!
 //! **End of input.** With `flush`, once no file is left every open bucket is closed and written;
@@ -60,6 +60,9 @@ pub struct WatchOptions {
     pub width: String,
     /// Files taken per trigger at most.
     pub files_per_trigger: usize,
+    /// How far behind the latest trade a trade may arrive and still be merged: a bucket closes
+    /// when its end is at or before the latest trade time minus this (Spark's `withWatermark`).
+    pub allowed_lateness: std::time::Duration,
     pub parse: ParseOptions,
     pub storage: SessionStorage,
 }
@@ -218,9 +221,16 @@ impl Watcher {
         let schema = rows_schema();
         let q = &self.query;
         let trigger = self.checkpoint.trigger + 1;
+        let lateness = i64::try_from(self.opts.allowed_lateness.as_nanos()).unwrap_or(i64::MAX);
         let (late, on_time) = match self.checkpoint.watermark {
             Some(wm) => q
-                .split_closed(rows, Arc::clone(&schema), "ts", false, wm)
+                .split_closed(
+                    rows,
+                    Arc::clone(&schema),
+                    "ts",
+                    false,
+                    wm.saturating_sub(lateness),
+                )
                 .await
                 .map_err(e)?,
             None => (Vec::new(), rows),
@@ -257,7 +267,7 @@ impl Watcher {
                         Arc::clone(&merged_schema),
                         "start",
                         true,
-                        watermark.unwrap_or(i64::MIN),
+                        watermark.unwrap_or(i64::MIN).saturating_sub(lateness),
                     )
                     .await
                     .map_err(e)?
