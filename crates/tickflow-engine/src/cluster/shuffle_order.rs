@@ -19,14 +19,19 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
 
 use super::shuffle_merge::ShuffleMergeExec;
 
 /// Replaces `RepartitionExec(Hash, preserve_order=true)` with a plain hash repartition and a
-/// [`ShuffleMergeExec`] (per partition) of the order it preserved.
+/// [`ShuffleMergeExec`] (per partition) of the order it preserved, and leads every order a
+/// shuffle merge or a sort establishes with the columns held constant below it
+/// ([`with_constant_keys`]).
 #[derive(Debug, Default)]
 pub struct ResortAfterShuffle;
 
@@ -37,6 +42,17 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         crate::sorted_aggregate::replace_nodes(plan, |node| {
+            if let Some(sort) = node.downcast_ref::<SortExec>() {
+                // A sort planned without the keys its input holds constant.
+                let order = with_constant_keys(sort.input(), sort.expr());
+                if order.len() == sort.expr().len() {
+                    return Ok(None);
+                }
+                let sort = SortExec::new(order, Arc::clone(sort.input()))
+                    .with_preserve_partitioning(sort.preserve_partitioning())
+                    .with_fetch(sort.fetch());
+                return Ok(Some(Arc::new(sort)));
+            }
             let Some(repartition) = node.downcast_ref::<RepartitionExec>() else {
                 return Ok(None);
             };
@@ -47,12 +63,13 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
             ) else {
                 return Ok(None);
             };
+            let order = with_constant_keys(node, order);
             let plain = RepartitionExec::try_new(
                 Arc::clone(repartition.input()),
                 repartition.partitioning().clone(),
             )?;
             Ok(Some(Arc::new(ShuffleMergeExec::new(
-                order.clone(),
+                order,
                 Arc::new(plain),
             ))))
         })
@@ -65,6 +82,27 @@ impl PhysicalOptimizerRule for ResortAfterShuffle {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// `order`, led by the columns `node` holds constant (a `WHERE symbol = 'B'` below it).
+///
+/// DataFusion leaves a constant column out of an order (every order satisfies it), and the
+/// operators above plan on that: a window `PARTITION BY symbol ORDER BY b` takes input ordered by
+/// `b` alone (`SortExec: expr=[b]` after the shuffle). The consuming stage is rebuilt from the
+/// wire on an executor, where nothing knows the column is constant, and the window refused its
+/// input ("Expects PARTITION BY expression to be ordered"). Ordering by the constant column first costs one comparison of
+/// equal values and states what the plan relies on.
+fn with_constant_keys(node: &Arc<dyn ExecutionPlan>, order: &LexOrdering) -> LexOrdering {
+    let mut keys: Vec<PhysicalSortExpr> = node
+        .equivalence_properties()
+        .constants()
+        .into_iter()
+        .filter(|c| c.expr.downcast_ref::<Column>().is_some())
+        .filter(|c| !order.iter().any(|s| s.expr.eq(&c.expr)))
+        .map(|c| PhysicalSortExpr::new_default(c.expr))
+        .collect();
+    keys.extend(order.iter().cloned());
+    LexOrdering::new(keys).unwrap_or_else(|| order.clone())
 }
 
 #[cfg(test)]
