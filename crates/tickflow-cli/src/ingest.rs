@@ -71,8 +71,14 @@ pub struct IngestArgs {
     pub quiet: bool,
 }
 
-fn err(msg: impl Into<String>) -> DataFusionError {
+pub(crate) fn err(msg: impl Into<String>) -> DataFusionError {
     DataFusionError::Execution(msg.into())
+}
+
+/// `--source-tz`: an IANA time zone name (the zone type of `ParseOptions::source_tz`).
+pub(crate) fn source_tz<Tz: std::str::FromStr>(name: &str) -> Result<Tz> {
+    name.parse()
+        .map_err(|_| err(format!("--source-tz: unknown time zone '{name}'")))
 }
 
 impl IngestArgs {
@@ -82,12 +88,7 @@ impl IngestArgs {
             d if d.len() == 1 => d.as_bytes()[0],
             d => return Err(err(format!("--delimiter must be one character, got '{d}'"))),
         };
-        let source_tz = self.source_tz.parse().map_err(|_| {
-            err(format!(
-                "--source-tz: unknown time zone '{}'",
-                self.source_tz
-            ))
-        })?;
+        let source_tz = source_tz(&self.source_tz)?;
         let header = match (self.header, self.no_header) {
             (true, _) => Some(true),
             (_, true) => Some(false),

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use datafusion::common::{DataFusionError, Result};
+use datafusion::common::Result;
+
+use crate::ingest::{err, source_tz};
 use tickflow_engine::ingest::ParseOptions;
 use tickflow_engine::watch::{WatchOptions, Watcher};
 
@@ -48,18 +50,9 @@ pub struct WatchArgs {
     pub source_tz: String,
 }
 
-fn err(msg: impl Into<String>) -> DataFusionError {
-    DataFusionError::Execution(msg.into())
-}
-
 /// Runs `tickflow watch`.
 pub async fn run(args: WatchArgs) -> Result<()> {
-    let source_tz = args.source_tz.parse().map_err(|_| {
-        err(format!(
-            "--source-tz: unknown time zone '{}'",
-            args.source_tz
-        ))
-    })?;
+    let source_tz = source_tz(&args.source_tz)?;
     if !(args.interval.is_finite() && args.interval >= 0.0) {
         return Err(err("--interval must be a number of seconds >= 0"));
     }

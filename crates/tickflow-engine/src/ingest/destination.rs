@@ -20,7 +20,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use url::Url;
 
-use super::manifest::{Manifest, manifest_path, sync_dir};
+use super::manifest::{MANIFEST, META_DIR, Manifest, sync_dir};
 use crate::storage::{SessionStorage, StoreRegistry};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 
@@ -31,13 +31,27 @@ const PART: usize = 8 << 20;
 #[derive(Debug)]
 pub enum Destination {
     Local(PathBuf),
-    Remote {
-        store: Arc<dyn ObjectStore>,
-        /// `s3://bucket/prefix` without a trailing slash: for messages.
-        url: String,
-        prefix: ObjectPath,
-        staging: PathBuf,
-    },
+    Remote(Remote),
+}
+
+/// An object storage prefix and the local directory files are staged in.
+#[derive(Debug)]
+pub struct Remote {
+    store: Arc<dyn ObjectStore>,
+    /// `s3://bucket/prefix` without a trailing slash: for messages.
+    url: String,
+    prefix: ObjectPath,
+    staging: PathBuf,
+}
+
+impl Remote {
+    /// The object at `relative` (`date=…/name.parquet`) under the prefix, and its URL.
+    fn target(&self, relative: &str) -> (ObjectPath, String) {
+        let location = relative
+            .split('/')
+            .fold(self.prefix.clone(), |p, part| p.join(part));
+        (location, format!("{}/{relative}", self.url))
+    }
 }
 
 /// Whether `out` names object storage (`scheme://…`, other than `file://`).
@@ -69,12 +83,12 @@ impl Destination {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         ));
-        Ok(Destination::Remote {
+        Ok(Destination::Remote(Remote {
             store,
             url: text.trim_end_matches('/').to_string(),
             prefix,
             staging,
-        })
+        }))
     }
 
     /// Where files are written before they are published.
@@ -83,33 +97,16 @@ impl Destination {
             Destination::Local(dir) => {
                 dir.join(format!(".tickflow-staging-{}", std::process::id()))
             }
-            Destination::Remote { staging, .. } => staging.clone(),
-        }
-    }
-
-    fn object(&self, relative: &str) -> ObjectPath {
-        match self {
-            Destination::Remote { prefix, .. } => relative
-                .split('/')
-                .fold(prefix.clone(), |p, part| p.clone().join(part)),
-            Destination::Local(_) => ObjectPath::from(relative),
-        }
-    }
-
-    fn describe(&self, relative: &str) -> String {
-        match self {
-            Destination::Local(dir) => dir.join(relative).display().to_string(),
-            Destination::Remote { url, .. } => format!("{url}/{relative}"),
+            Destination::Remote(remote) => remote.staging.clone(),
         }
     }
 
     pub fn load_manifest(&self) -> Result<Manifest, String> {
         match self {
             Destination::Local(dir) => Manifest::load(dir),
-            Destination::Remote { store, .. } => {
-                let relative = manifest_relative();
-                let location = self.object(&relative);
-                let what = self.describe(&relative);
+            Destination::Remote(remote) => {
+                let (location, what) = remote.target(&manifest_relative());
+                let store = &remote.store;
                 block_on(async move {
                     match store.get(&location).await {
                         Ok(got) => {
@@ -130,10 +127,9 @@ impl Destination {
                 sync_dir(dir);
                 manifest.save(dir)
             }
-            Destination::Remote { store, .. } => {
-                let relative = manifest_relative();
-                let location = self.object(&relative);
-                let what = self.describe(&relative);
+            Destination::Remote(remote) => {
+                let (location, what) = remote.target(&manifest_relative());
+                let store = &remote.store;
                 let json = manifest.to_json()?;
                 block_on(async move {
                     store
@@ -162,9 +158,9 @@ impl Destination {
                     .map_err(|e| format!("moving to {}: {e}", target.display()))?;
                 sync_dir(&dir);
             }
-            Destination::Remote { store, .. } => {
-                let location = self.object(relative);
-                let what = self.describe(relative);
+            Destination::Remote(remote) => {
+                let (location, what) = remote.target(relative);
+                let store = &remote.store;
                 let source = staged.to_path_buf();
                 block_on(async move {
                     let size = fs::metadata(&source)
@@ -218,19 +214,18 @@ impl Destination {
     pub fn remove(&self, relative: &str) -> bool {
         match self {
             Destination::Local(out) => fs::remove_file(out.join(relative)).is_ok(),
-            Destination::Remote { store, .. } => {
-                let location = self.object(relative);
+            Destination::Remote(remote) => {
+                let (location, _) = remote.target(relative);
+                let store = &remote.store;
                 block_on(async move { Ok(store.delete(&location).await.is_ok()) }).unwrap_or(false)
             }
         }
     }
 }
 
+/// The manifest's path relative to the output.
 fn manifest_relative() -> String {
-    manifest_path(Path::new(""))
-        .to_string_lossy()
-        .trim_start_matches('/')
-        .to_string()
+    format!("{META_DIR}/{MANIFEST}")
 }
 
 /// Runs `f` to completion on a runtime of its own, on a thread of its own: ingest is blocking

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 /// Directory of tickflow's bookkeeping inside an output directory.
 pub const META_DIR: &str = "_tickflow";
-const MANIFEST: &str = "ingest.json";
+/// The manifest's name inside [`META_DIR`].
+pub const MANIFEST: &str = "ingest.json";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Manifest {

@@ -26,6 +26,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
+use crate::ingest::manifest::fnv1a64;
+
 const MAGIC: &[u8; 8] = b"TFBLOCK1";
 /// magic, crc, url length, version length, object size, block number, payload length.
 const FIXED_HEADER: usize = 8 + 4 + 4 + 4 + 8 + 8 + 8;
@@ -391,11 +393,6 @@ fn decode(data: &[u8]) -> Option<(&str, Version, u64, &[u8])> {
         block,
         &data[tag_at + tag_len..],
     ))
-}
-
-/// 64-bit FNV-1a.
-fn fnv1a64(data: &[u8]) -> u64 {
-    crate::ingest::manifest::fnv1a64(data)
 }
 
 /// Every cache this process opened. Queries of all sessions share one instance (and its

@@ -45,21 +45,17 @@ pub fn runtime_builder(config: &SessionConfig) -> RuntimeEnvBuilder {
 pub fn cache_report() -> String {
     let caches = block_cache::opened();
     if caches.is_empty() {
-        return format!(
-            "no remote object has been read in this process yet; the cache is {} (cache.dir, \
-             TICKFLOW_CACHE_DIR), bounded to {} (cache.max_size, TICKFLOW_CACHE_SIZE), \
-             cache.enabled / TICKFLOW_CACHE=off turns it off\n",
-            std::env::var("TICKFLOW_CACHE_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|_| registry::default_cache_dir())
-                .display(),
-            block_cache::human_bytes(
-                std::env::var("TICKFLOW_CACHE_SIZE")
-                    .ok()
-                    .and_then(|s| options::parse_size(&s).ok())
-                    .unwrap_or(registry::DEFAULT_CACHE_SIZE)
-            )
-        );
+        return match registry::CacheSettings::of(&Default::default()) {
+            Ok(Some(settings)) => format!(
+                "no remote object has been read in this process yet; the cache is {} \
+                 (cache.dir, TICKFLOW_CACHE_DIR), bounded to {} (cache.max_size, \
+                 TICKFLOW_CACHE_SIZE); cache.enabled or TICKFLOW_CACHE=off turns it off\n",
+                settings.dir.display(),
+                block_cache::human_bytes(settings.max_size)
+            ),
+            Ok(None) => "the object cache is off (TICKFLOW_CACHE)\n".to_string(),
+            Err(e) => format!("{e}\n"),
+        };
     }
     let mut out = String::new();
     for cache in caches {

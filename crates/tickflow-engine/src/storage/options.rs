@@ -126,9 +126,7 @@ impl Family for S3 {
     const DESCRIPTION: &'static str =
         "S3 store option (object_store AmazonS3ConfigKey; overrides AWS_* variables)";
     fn check(key: &str, _: &str) -> std::result::Result<(), String> {
-        object_store::aws::AmazonS3ConfigKey::from_str(key)
-            .map(|_| ())
-            .map_err(|_| unknown("S3", "https://docs.rs/object_store/0.13.2/object_store/aws/enum.AmazonS3ConfigKey.html"))
+        known_key::<object_store::aws::AmazonS3ConfigKey>(key, "S3", "aws/enum.AmazonS3ConfigKey")
     }
 }
 
@@ -142,9 +140,7 @@ impl Family for Azure {
     const DESCRIPTION: &'static str =
         "Azure store option (object_store AzureConfigKey; overrides AZURE_STORAGE_* variables)";
     fn check(key: &str, _: &str) -> std::result::Result<(), String> {
-        object_store::azure::AzureConfigKey::from_str(key)
-            .map(|_| ())
-            .map_err(|_| unknown("Azure", "https://docs.rs/object_store/0.13.2/object_store/azure/enum.AzureConfigKey.html"))
+        known_key::<object_store::azure::AzureConfigKey>(key, "Azure", "azure/enum.AzureConfigKey")
     }
 }
 
@@ -157,14 +153,18 @@ impl Family for Gcs {
     const DESCRIPTION: &'static str =
         "GCS store option (object_store GoogleConfigKey; overrides GOOGLE_* variables)";
     fn check(key: &str, _: &str) -> std::result::Result<(), String> {
-        object_store::gcp::GoogleConfigKey::from_str(key)
-            .map(|_| ())
-            .map_err(|_| unknown("GCS", "https://docs.rs/object_store/0.13.2/object_store/gcp/enum.GoogleConfigKey.html"))
+        known_key::<object_store::gcp::GoogleConfigKey>(key, "GCS", "gcp/enum.GoogleConfigKey")
     }
 }
 
-fn unknown(store: &str, docs: &str) -> String {
-    format!("not a {store} option; the keys are listed at {docs}")
+/// `Ok` when `key` is one of the keys `K` parses; else where the keys are listed.
+fn known_key<K: FromStr>(key: &str, store: &str, docs: &str) -> std::result::Result<(), String> {
+    K::from_str(key).map(|_| ()).map_err(|_| {
+        format!(
+            "not a {store} option; the keys are listed at \
+             https://docs.rs/object_store/0.13.2/object_store/{docs}.html"
+        )
+    })
 }
 
 /// `storage.*`: how hard every remote store tries before a query fails.

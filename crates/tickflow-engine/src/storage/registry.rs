@@ -140,43 +140,42 @@ impl StoreRegistry {
             .get("timeout")
             .map_or(DEFAULT_TIMEOUT, String::as_str);
         let base_url = key.to_string();
+        // A cloud store: the environment, then tickflow's retry and timeout defaults, then the
+        // session's options (which may set the timeouts again). The three builders share no
+        // trait, hence a macro.
+        macro_rules! configured {
+            ($builder:ty, $key:ty, $url:expr, $options:expr) => {{
+                type K = $key;
+                let mut b = <$builder>::from_env()
+                    .with_url($url)
+                    .with_retry(retry)
+                    .with_config(K::Client(ClientConfigKey::ConnectTimeout), connect)
+                    .with_config(K::Client(ClientConfigKey::Timeout), timeout);
+                for (k, v) in $options.values() {
+                    b = b.with_config(K::from_str(&k).map_err(failed)?, v);
+                }
+                Arc::new(b.build().map_err(failed)?)
+            }};
+        }
         let inner: Arc<dyn ObjectStore> = match url.scheme() {
-            "s3" | "s3a" => {
-                use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey as K};
-                let mut b = AmazonS3Builder::from_env()
-                    .with_url(base_url.replacen("s3a://", "s3://", 1))
-                    .with_retry(retry)
-                    .with_config(K::Client(ClientConfigKey::ConnectTimeout), connect)
-                    .with_config(K::Client(ClientConfigKey::Timeout), timeout);
-                for (k, v) in self.options.s3.values() {
-                    b = b.with_config(K::from_str(&k).map_err(failed)?, v);
-                }
-                Arc::new(b.build().map_err(failed)?)
-            }
-            "az" | "azure" | "abfs" | "abfss" | "adl" => {
-                use object_store::azure::{AzureConfigKey as K, MicrosoftAzureBuilder};
-                let mut b = MicrosoftAzureBuilder::from_env()
-                    .with_url(base_url.as_str())
-                    .with_retry(retry)
-                    .with_config(K::Client(ClientConfigKey::ConnectTimeout), connect)
-                    .with_config(K::Client(ClientConfigKey::Timeout), timeout);
-                for (k, v) in self.options.azure.values() {
-                    b = b.with_config(K::from_str(&k).map_err(failed)?, v);
-                }
-                Arc::new(b.build().map_err(failed)?)
-            }
-            "gs" => {
-                use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey as K};
-                let mut b = GoogleCloudStorageBuilder::from_env()
-                    .with_url(base_url.as_str())
-                    .with_retry(retry)
-                    .with_config(K::Client(ClientConfigKey::ConnectTimeout), connect)
-                    .with_config(K::Client(ClientConfigKey::Timeout), timeout);
-                for (k, v) in self.options.gcs.values() {
-                    b = b.with_config(K::from_str(&k).map_err(failed)?, v);
-                }
-                Arc::new(b.build().map_err(failed)?)
-            }
+            "s3" | "s3a" => configured!(
+                object_store::aws::AmazonS3Builder,
+                object_store::aws::AmazonS3ConfigKey,
+                base_url.replacen("s3a://", "s3://", 1),
+                self.options.s3
+            ),
+            "az" | "azure" | "abfs" | "abfss" | "adl" => configured!(
+                object_store::azure::MicrosoftAzureBuilder,
+                object_store::azure::AzureConfigKey,
+                base_url.as_str(),
+                self.options.azure
+            ),
+            "gs" => configured!(
+                object_store::gcp::GoogleCloudStorageBuilder,
+                object_store::gcp::GoogleConfigKey,
+                base_url.as_str(),
+                self.options.gcs
+            ),
             "http" | "https" => {
                 use object_store::http::HttpBuilder;
                 Arc::new(
@@ -206,9 +205,37 @@ impl StoreRegistry {
 
     /// The disk cache these options ask for, or `None` when it is off.
     fn cache(&self) -> Result<Option<Arc<BlockCache>>> {
-        let cache = self.options.cache.values();
+        let Some(settings) = CacheSettings::of(&self.options.cache.values())? else {
+            return Ok(None);
+        };
+        match block_cache::shared(&settings.dir, settings.block_size, settings.max_size) {
+            Ok(cache) => Ok(Some(cache)),
+            Err(e) => {
+                // A cache that cannot be opened slows queries down; it does not stop them.
+                tracing::warn!(
+                    "object cache {} cannot be opened ({e}); reading without it",
+                    settings.dir.display()
+                );
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Where the cache is and how big, from `cache.*` options over `TICKFLOW_CACHE*` variables
+/// over the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    pub dir: PathBuf,
+    pub max_size: u64,
+    pub block_size: u64,
+}
+
+impl CacheSettings {
+    /// `None` when the cache is off.
+    pub fn of(options: &BTreeMap<String, String>) -> Result<Option<CacheSettings>> {
         let setting = |key: &str, env: &str| {
-            cache
+            options
                 .get(key)
                 .cloned()
                 .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
@@ -224,25 +251,19 @@ impl StoreRegistry {
             Some(dir) => PathBuf::from(dir),
             None => default_cache_dir(),
         };
-        let max = match setting("max_size", "TICKFLOW_CACHE_SIZE") {
+        let max_size = match setting("max_size", "TICKFLOW_CACHE_SIZE") {
             Some(s) => parse_size(&s).map_err(|e| bad("max_size (TICKFLOW_CACHE_SIZE)", e))?,
             None => DEFAULT_CACHE_SIZE,
         };
-        let block = match cache.get("block_size") {
+        let block_size = match options.get("block_size") {
             Some(s) => parse_size(s).map_err(|e| bad("block_size", e))?,
             None => DEFAULT_BLOCK_SIZE,
         };
-        match block_cache::shared(&dir, block, max) {
-            Ok(cache) => Ok(Some(cache)),
-            Err(e) => {
-                // A cache that cannot be opened slows queries down; it does not stop them.
-                tracing::warn!(
-                    "object cache {} cannot be opened ({e}); reading without it",
-                    dir.display()
-                );
-                Ok(None)
-            }
-        }
+        Ok(Some(CacheSettings {
+            dir,
+            max_size,
+            block_size,
+        }))
     }
 }
 

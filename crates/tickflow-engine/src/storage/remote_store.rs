@@ -62,13 +62,12 @@ impl RemoteStore {
 
     /// `e` with the full location in its message.
     fn located(&self, location: &Path, e: Error) -> Error {
-        match e {
-            Error::Generic { store, source } => Error::Generic {
-                store,
-                source: format!("{}: {}", self.url(location), error_chain(source.as_ref())).into(),
-            },
-            other => other,
-        }
+        locate(&self.url(location), e)
+    }
+
+    /// The URL of a listing's prefix.
+    fn prefix_url(&self, prefix: Option<&Path>) -> String {
+        format!("{}/{}", self.base, prefix.map_or("", |p| p.as_ref()))
     }
 
     async fn head_counted(&self, cache: &BlockCache, location: &Path) -> Result<ObjectMeta> {
@@ -184,18 +183,12 @@ impl RemoteStore {
                 let meta = self.head_counted(cache, location).await?;
                 return Ok((ranges.iter().map(|_| Bytes::new()).collect(), meta));
             };
-            if !new_blocks.is_empty() {
+            if !new_blocks.is_empty() || !hits.is_empty() {
                 let (cache, url, version) = (Arc::clone(cache), url.clone(), version.clone());
                 let _ = tokio::task::spawn_blocking(move || {
                     for (b, data) in new_blocks {
                         cache.write(&url, &version, b, &data);
                     }
-                })
-                .await;
-            }
-            if !hits.is_empty() {
-                let (cache, url) = (Arc::clone(cache), url.clone());
-                let _ = tokio::task::spawn_blocking(move || {
                     for b in hits {
                         cache.touch(&url, b);
                     }
@@ -213,6 +206,17 @@ impl RemoteStore {
         Err(generic(format!(
             "{url}: the object changed {ATTEMPTS} times while it was being read"
         )))
+    }
+}
+
+/// `e` with `url` in its message (a generic error's; the others name their path already).
+fn locate(url: &str, e: Error) -> Error {
+    match e {
+        Error::Generic { store, source } => Error::Generic {
+            store,
+            source: format!("{url}: {}", error_chain(source.as_ref())).into(),
+        },
+        other => other,
     }
 }
 
@@ -323,37 +327,22 @@ struct LocatedUpload {
     url: String,
 }
 
-impl LocatedUpload {
-    fn locate(url: &str, e: Error) -> Error {
-        match e {
-            Error::Generic { store, source } => Error::Generic {
-                store,
-                source: format!("{url}: {}", error_chain(source.as_ref())).into(),
-            },
-            other => other,
-        }
-    }
-}
-
 #[async_trait]
 impl MultipartUpload for LocatedUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         let url = self.url.clone();
         let part = self.inner.put_part(data);
-        Box::pin(async move { part.await.map_err(|e| Self::locate(&url, e)) })
+        Box::pin(async move { part.await.map_err(|e| locate(&url, e)) })
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
         let url = self.url.clone();
-        self.inner
-            .complete()
-            .await
-            .map_err(|e| Self::locate(&url, e))
+        self.inner.complete().await.map_err(|e| locate(&url, e))
     }
 
     async fn abort(&mut self) -> Result<()> {
         let url = self.url.clone();
-        self.inner.abort().await.map_err(|e| Self::locate(&url, e))
+        self.inner.abort().await.map_err(|e| locate(&url, e))
     }
 }
 
@@ -445,15 +434,15 @@ impl ObjectStore for RemoteStore {
         let base = self.base.clone();
         self.inner
             .delete_stream(locations)
-            .map_err(move |e| LocatedUpload::locate(&base, e))
+            .map_err(move |e| locate(&base, e))
             .boxed()
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let url = format!("{}/{}", self.base, prefix.map(|p| p.as_ref()).unwrap_or(""));
+        let url = self.prefix_url(prefix);
         self.inner
             .list(prefix)
-            .map_err(move |e| LocatedUpload::locate(&url, e))
+            .map_err(move |e| locate(&url, e))
             .boxed()
     }
 
@@ -462,19 +451,19 @@ impl ObjectStore for RemoteStore {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
-        let url = format!("{}/{}", self.base, prefix.map(|p| p.as_ref()).unwrap_or(""));
+        let url = self.prefix_url(prefix);
         self.inner
             .list_with_offset(prefix, offset)
-            .map_err(move |e| LocatedUpload::locate(&url, e))
+            .map_err(move |e| locate(&url, e))
             .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        let url = format!("{}/{}", self.base, prefix.map(|p| p.as_ref()).unwrap_or(""));
+        let url = self.prefix_url(prefix);
         self.inner
             .list_with_delimiter(prefix)
             .await
-            .map_err(|e| LocatedUpload::locate(&url, e))
+            .map_err(|e| locate(&url, e))
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {

@@ -8,7 +8,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
+use std::sync::Mutex;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::kernels::boolean::not;
+use datafusion::arrow::compute::{concat, concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -19,7 +23,11 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 /// The bar query for one bar width.
 pub struct BarQuery {
     width: String,
+    /// The trades the bars are computed from.
+    rows_schema: SchemaRef,
     ctx: SessionContext,
+    /// The aggregation merging and finishing states reuse (see [`BarQuery::template`]).
+    template: Mutex<Option<Arc<AggregateExec>>>,
 }
 
 impl std::fmt::Debug for BarQuery {
@@ -28,11 +36,6 @@ impl std::fmt::Debug for BarQuery {
             .field("width", &self.width)
             .finish()
     }
-}
-
-/// The aggregation DataFusion plans for the bars, taken apart.
-struct Template {
-    aggregate: Arc<AggregateExec>,
 }
 
 /// Names of the finished aggregate's columns, as `01_bars.sql` names them before its last
@@ -49,8 +52,9 @@ const AGGREGATE_COLUMNS: [&str; 8] = [
 ];
 
 impl BarQuery {
-    /// `width`: any `time_bucket` width (`'1 minute'`, `'5 minutes'`, `'1 hour'`).
-    pub fn new(width: &str) -> Result<BarQuery> {
+    /// `width`: any `time_bucket` width (`'1 minute'`, `'5 minutes'`, `'1 hour'`); `rows_schema`:
+    /// the trades (`symbol`, `ts`, `price`, `size`, `seq`, `date`).
+    pub fn new(width: &str, rows_schema: SchemaRef) -> Result<BarQuery> {
         if width.contains('\'') {
             return Err(DataFusionError::Plan(format!(
                 "bar width {width:?}: not an interval"
@@ -63,7 +67,9 @@ impl BarQuery {
         )?;
         Ok(BarQuery {
             width: width.to_string(),
+            rows_schema,
             ctx,
+            template: Mutex::new(None),
         })
     }
 
@@ -76,31 +82,56 @@ impl BarQuery {
     }
 
     /// Plans the aggregation of `01_bars.sql` over `rows` (trades with a `date` column).
-    async fn template(&self, rows: Vec<RecordBatch>, schema: SchemaRef) -> Result<Template> {
-        let ctx = self.ctx.clone();
-        let _ = ctx.deregister_table("batch");
-        let table = datafusion::datasource::MemTable::try_new(schema, vec![rows])?;
-        ctx.register_table("batch", Arc::new(table))?;
+    async fn plan(&self, rows: Vec<RecordBatch>) -> Result<Arc<AggregateExec>> {
+        let table = self.register("batch", Arc::clone(&self.rows_schema), rows)?;
         let sql = format!(
             "SELECT date, ticker, start, count(*), bar_std(price), vwap(price, size), \
                     total_volume(size), ohlc(ts, price, seq) \
              FROM (SELECT CAST(date AS DATE) AS date, symbol AS ticker, \
-                          time_bucket({}, ts) AS start, ts, price, size, seq FROM batch) \
+                          time_bucket({}, ts) AS start, ts, price, size, seq FROM {table}) \
              GROUP BY date, ticker, start",
             self.interval()
         );
-        let plan = ctx.sql(&sql).await?.create_physical_plan().await?;
+        let plan = self.ctx.sql(&sql).await?.create_physical_plan().await?;
         let aggregate = find_aggregate(&plan).ok_or_else(|| {
             DataFusionError::Internal(format!("no aggregation in the bar plan:\n{plan:?}"))
         })?;
-        Ok(Template { aggregate })
+        Ok(aggregate)
+    }
+
+    /// The aggregation to merge or finish states with, planned once (over no rows, so it holds
+    /// no data).
+    async fn template(&self) -> Result<Arc<AggregateExec>> {
+        let kept = self
+            .template
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(template) = kept {
+            return Ok(template);
+        }
+        let template = self.plan(Vec::new()).await?;
+        *self.template.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&template));
+        Ok(template)
+    }
+
+    /// Registers `batches` as the table `name` (replacing it) and returns the name.
+    fn register(
+        &self,
+        name: &'static str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<&'static str> {
+        let _ = self.ctx.deregister_table(name);
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+        self.ctx.register_table(name, Arc::new(table))?;
+        Ok(name)
     }
 
     /// Partial states of `rows`: one row per (date, ticker, start) with every aggregate's
     /// state.
-    pub async fn partial(&self, rows: Vec<RecordBatch>, schema: SchemaRef) -> Result<States> {
-        let t = self.template(rows, schema).await?;
-        let a = &t.aggregate;
+    pub async fn partial(&self, rows: Vec<RecordBatch>) -> Result<States> {
+        let a = self.plan(rows).await?;
         let exec = AggregateExec::try_new(
             AggregateMode::Partial,
             a.group_expr().clone(),
@@ -112,28 +143,57 @@ impl BarQuery {
         self.run(Arc::new(exec)).await
     }
 
-    /// `states` merged: one row per bucket.
-    pub async fn reduce(&self, states: States, rows_schema: SchemaRef) -> Result<States> {
-        self.over_states(AggregateMode::PartialReduce, states, rows_schema)
-            .await
-    }
-
-    /// The finished aggregates of `states` (columns [`AGGREGATE_COLUMNS`]).
-    pub async fn finish(&self, states: States, rows_schema: SchemaRef) -> Result<Vec<RecordBatch>> {
-        let out = self
-            .over_states(AggregateMode::Final, states, rows_schema)
-            .await?;
-        out.batches.iter().map(rename).collect()
-    }
-
-    async fn over_states(
+    /// Merges `states` (one row per bucket) and finishes the buckets that end at or before
+    /// `watermark` (every bucket when it is `None`): the bar table's rows of the closed buckets,
+    /// and the states of the open ones.
+    pub async fn close(
         &self,
-        mode: AggregateMode,
         states: States,
-        rows_schema: SchemaRef,
-    ) -> Result<States> {
-        let t = self.template(Vec::new(), rows_schema).await?;
-        let a = &t.aggregate;
+        watermark: Option<i64>,
+    ) -> Result<(Vec<RecordBatch>, Option<States>)> {
+        let merged = self
+            .over_states(AggregateMode::PartialReduce, states)
+            .await?;
+        let schema = Arc::clone(&merged.schema);
+        let (closed, open) = match watermark {
+            None => (merged.batches, Vec::new()),
+            Some(watermark) => {
+                self.split_closed(
+                    merged.batches,
+                    Arc::clone(&schema),
+                    "start",
+                    true,
+                    watermark,
+                )
+                .await?
+            }
+        };
+        let open = (!open.is_empty()).then(|| States {
+            schema: Arc::clone(&schema),
+            batches: open,
+        });
+        if closed.is_empty() {
+            return Ok((Vec::new(), open));
+        }
+        let finished = self
+            .over_states(
+                AggregateMode::Final,
+                States {
+                    schema,
+                    batches: closed,
+                },
+            )
+            .await?;
+        let finished = finished
+            .batches
+            .iter()
+            .map(rename)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((self.bars(finished).await?, open))
+    }
+
+    async fn over_states(&self, mode: AggregateMode, states: States) -> Result<States> {
+        let a = self.template().await?;
         let input = MemorySourceConfig::try_new_exec(&[states.batches], states.schema, None)?;
         let exec = AggregateExec::try_new(
             mode,
@@ -156,24 +216,19 @@ impl BarQuery {
     }
 
     /// The bar table's rows (the columns of `01_bars.sql`'s `bars`) from finished aggregates.
-    pub async fn bars(&self, finished: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    async fn bars(&self, finished: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
         let Some(first) = finished.first() else {
             return Ok(Vec::new());
         };
-        let table = datafusion::datasource::MemTable::try_new(first.schema(), vec![finished])?;
-        let ctx = self.ctx.clone();
-        let _ = ctx.deregister_table("finished");
-        ctx.register_table("finished", Arc::new(table))?;
+        let table = self.register("finished", first.schema(), finished)?;
         let sql = format!(
             "SELECT date, ticker, activity_count, std, vwap, volume, start, \
                     start + {} AS \"end\", bar['open'] AS open, bar['high'] AS high, \
                     bar['low'] AS low, bar['close'] AS close \
-             FROM finished",
+             FROM {table}",
             self.interval()
         );
-        let out = ctx.sql(&sql).await?.collect().await;
-        ctx.deregister_table("finished")?;
-        out
+        self.ctx.sql(&sql).await?.collect().await
     }
 
     /// The rows of `batches` (any table with a timestamp column `column`) whose bucket ends at
@@ -189,32 +244,35 @@ impl BarQuery {
         if batches.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let ctx = self.ctx.clone();
-        let _ = ctx.deregister_table("split");
-        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
-        ctx.register_table("split", Arc::new(table))?;
+        // One pass: the condition of every row, in order (one partition, a projection), then
+        // both sides taken out of the rows.
+        let rows = concat_batches(&schema, &batches)?;
+        let table = self.register("split", schema, vec![rows.clone()])?;
         let start = if bucketed {
             format!("\"{column}\"")
         } else {
             format!("time_bucket({}, \"{column}\")", self.interval())
         };
-        let condition = format!(
-            "{start} + {} <= to_timestamp_nanos({watermark}) AT TIME ZONE 'UTC'",
+        let sql = format!(
+            "SELECT {start} + {} <= to_timestamp_nanos({watermark}) AT TIME ZONE 'UTC' FROM {table}",
             self.interval()
         );
-        let closed = ctx
-            .sql(&format!("SELECT * FROM split WHERE {condition}"))
-            .await?
-            .collect()
-            .await?;
-        let open = ctx
-            .sql(&format!("SELECT * FROM split WHERE NOT ({condition})"))
-            .await?
-            .collect()
-            .await?;
-        ctx.deregister_table("split")?;
-        let keep = |b: Vec<RecordBatch>| b.into_iter().filter(|b| b.num_rows() > 0).collect();
-        Ok((keep(closed), keep(open)))
+        let masks = self.ctx.sql(&sql).await?.collect().await?;
+        let masks: Vec<&dyn Array> = masks.iter().map(|b| b.column(0).as_ref()).collect();
+        let closed = concat(&masks)?;
+        let closed = closed.as_boolean();
+        let open = not(closed)?;
+        let keep = |b: RecordBatch| {
+            if b.num_rows() > 0 {
+                vec![b]
+            } else {
+                Vec::new()
+            }
+        };
+        Ok((
+            keep(filter_record_batch(&rows, closed)?),
+            keep(filter_record_batch(&rows, &open)?),
+        ))
     }
 }
 

@@ -117,7 +117,7 @@ pub fn rows_schema() -> SchemaRef {
 impl Watcher {
     /// Opens the bar table (creating it), recovers from a killed run, checks the source.
     pub async fn open(opts: WatchOptions) -> Result<Watcher, String> {
-        let query = BarQuery::new(&opts.width).map_err(|e| e.to_string())?;
+        let query = BarQuery::new(&opts.width, rows_schema()).map_err(|e| e.to_string())?;
         let layout = Layout {
             out: opts.out.clone(),
         };
@@ -248,7 +248,7 @@ impl Watcher {
 
         let mut states = self.load_state()?;
         if !on_time.is_empty() {
-            let partial = q.partial(on_time, Arc::clone(&schema)).await.map_err(e)?;
+            let partial = q.partial(on_time).await.map_err(e)?;
             states = Some(match states {
                 Some(open) => open.concat(partial),
                 None => partial,
@@ -257,43 +257,10 @@ impl Watcher {
         let (closed, open) = match states {
             None => (Vec::new(), None),
             Some(states) => {
-                let merged = q.reduce(states, Arc::clone(&schema)).await.map_err(e)?;
-                let merged_schema = Arc::clone(&merged.schema);
-                let (closed, open) = if flush {
-                    (merged.batches, Vec::new())
-                } else {
-                    q.split_closed(
-                        merged.batches,
-                        Arc::clone(&merged_schema),
-                        "start",
-                        true,
-                        watermark.unwrap_or(i64::MIN).saturating_sub(lateness),
-                    )
-                    .await
-                    .map_err(e)?
-                };
-                let open = (!open.is_empty()).then(|| States {
-                    schema: Arc::clone(&merged_schema),
-                    batches: open,
-                });
-                (
-                    if closed.is_empty() {
-                        Vec::new()
-                    } else {
-                        let finished = q
-                            .finish(
-                                States {
-                                    schema: merged_schema,
-                                    batches: closed,
-                                },
-                                Arc::clone(&schema),
-                            )
-                            .await
-                            .map_err(e)?;
-                        q.bars(finished).await.map_err(e)?
-                    },
-                    open,
-                )
+                // `None` closes every bucket (the end of the input).
+                let close_until =
+                    (!flush).then(|| watermark.unwrap_or(i64::MIN).saturating_sub(lateness));
+                q.close(states, close_until).await.map_err(e)?
             }
         };
         let bars_written: u64 = closed.iter().map(|b| b.num_rows() as u64).sum();
