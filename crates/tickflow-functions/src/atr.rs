@@ -8,7 +8,7 @@ use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
 use crate::args::Arg;
-use crate::smoothing::{array, constant_number, doubles, rows_of};
+use crate::smoothing::{Wilder, array, constant_number, doubles, rows_of};
 
 const NAME: &str = "atr";
 const ARGS: [Arg; 4] = [
@@ -75,21 +75,12 @@ impl PartitionEvaluator for AtrEvaluator {
             return exec_err!("{NAME}: expected four arguments");
         };
         let (high, low, close) = (doubles(high)?, doubles(low)?, doubles(close)?);
-        let nf = self.n as f64;
-        let (mut previous_close, mut ranges, mut average) = (None::<f64>, 0usize, 0.0);
+        let (mut previous_close, mut average) = (None::<f64>, Wilder::new(self.n));
         let out = (0..num_rows)
             .map(|i| {
                 let (h, l, c) = (high[i]?, low[i]?, close[i]?);
                 let pc = previous_close.replace(c)?;
-                let range = (h - l).max((h - pc).abs()).max((l - pc).abs());
-                ranges += 1;
-                if ranges <= self.n {
-                    average += range / nf;
-                    (ranges == self.n).then_some(average)
-                } else {
-                    average = (average * (nf - 1.0) + range) / nf;
-                    Some(average)
-                }
+                average.push((h - l).max((h - pc).abs()).max((l - pc).abs()))
             })
             .collect();
         Ok(array(out))

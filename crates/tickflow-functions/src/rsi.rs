@@ -12,7 +12,7 @@ use datafusion::logical_expr::{PartitionEvaluator, Signature};
 use datafusion_macros::user_doc;
 
 use crate::args::Arg;
-use crate::smoothing::{array, constant_number, doubles, rows_of};
+use crate::smoothing::{Wilder, array, constant_number, doubles, rows_of};
 
 const NAME: &str = "rsi";
 const VALUE: Arg = Arg::new(NAME, 1, "value");
@@ -71,26 +71,15 @@ struct RsiEvaluator {
 
 /// Wilder's RSI of `values` over `n` changes (see the function's documentation).
 fn rsi(values: &[Option<f64>], n: usize) -> Vec<Option<f64>> {
-    let nf = n as f64;
-    let (mut previous, mut changes) = (None::<f64>, 0usize);
-    let (mut gain, mut loss) = (0.0, 0.0);
+    let mut previous = None::<f64>;
+    let (mut gains, mut losses) = (Wilder::new(n), Wilder::new(n));
     values
         .iter()
         .map(|v| {
             let v = (*v)?;
             let p = previous.replace(v)?;
-            let (up, down) = ((v - p).max(0.0), (p - v).max(0.0));
-            changes += 1;
-            if changes <= n {
-                gain += up / nf;
-                loss += down / nf;
-                if changes < n {
-                    return None;
-                }
-            } else {
-                gain = (gain * (nf - 1.0) + up) / nf;
-                loss = (loss * (nf - 1.0) + down) / nf;
-            }
+            let (gain, loss) = (gains.push((v - p).max(0.0)), losses.push((p - v).max(0.0)));
+            let (gain, loss) = (gain?, loss?);
             Some(match (gain > 0.0, loss > 0.0) {
                 (_, true) => 100.0 - 100.0 / (1.0 + gain / loss),
                 (true, false) => 100.0,

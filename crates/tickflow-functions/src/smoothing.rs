@@ -30,6 +30,37 @@ pub(crate) fn ema(values: &[Option<f64>], alpha: f64) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Wilder's smoothing over `n` values (`rsi`, `atr`): the plain mean of the first `n`, then
+/// `(previous * (n - 1) + x) / n`. NULL until `n` values have been pushed.
+#[derive(Debug)]
+pub(crate) struct Wilder {
+    n: usize,
+    seen: usize,
+    average: f64,
+}
+
+impl Wilder {
+    pub(crate) fn new(n: usize) -> Wilder {
+        Wilder {
+            n,
+            seen: 0,
+            average: 0.0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, x: f64) -> Option<f64> {
+        let nf = self.n as f64;
+        self.seen += 1;
+        if self.seen <= self.n {
+            self.average += x / nf;
+            (self.seen == self.n).then_some(self.average)
+        } else {
+            self.average = (self.average * (nf - 1.0) + x) / nf;
+            Some(self.average)
+        }
+    }
+}
+
 /// A column as DOUBLE values, NULLs kept.
 pub(crate) fn doubles(values: &ArrayRef) -> Result<Vec<Option<f64>>> {
     let values = cast(values, &DataType::Float64)?;

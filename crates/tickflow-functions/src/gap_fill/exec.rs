@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Range;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use datafusion::arrow::array::{
@@ -65,6 +65,8 @@ pub struct GapFillExec {
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    /// The bucket starts, computed by the first partition to run and shared by the others.
+    grid: OnceLock<Arc<Vec<i64>>>,
 }
 
 /// The (series, bucket) ordering, ascending, NULLs last.
@@ -132,6 +134,7 @@ impl GapFillExec {
             schema,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
+            grid: OnceLock::new(),
         })
     }
 
@@ -281,10 +284,16 @@ impl ExecutionPlan for GapFillExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let input_schema = self.input.schema();
-        let grid = bucket_starts(
-            &self.params.grid,
-            input_schema.field(self.params.time).data_type(),
-        )?;
+        let grid = match self.grid.get() {
+            Some(grid) => Arc::clone(grid),
+            None => {
+                let grid = Arc::new(bucket_starts(
+                    &self.params.grid,
+                    input_schema.field(self.params.time).data_type(),
+                )?);
+                Arc::clone(self.grid.get_or_init(|| grid))
+            }
+        };
         let input = self.input.execute(partition, Arc::clone(&context))?;
         let converter = RowConverter::new(
             self.params
@@ -321,7 +330,7 @@ struct GapFillStream {
     schema: SchemaRef,
     params: Arc<GapFillParams>,
     /// Bucket starts, in the bucket column's unit.
-    grid: Vec<i64>,
+    grid: Arc<Vec<i64>>,
     converter: RowConverter,
     /// The rows of the series that may continue in the next batch.
     pending: Vec<RecordBatch>,

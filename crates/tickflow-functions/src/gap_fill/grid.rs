@@ -5,12 +5,13 @@ use chrono::DateTime;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, ScalarValue, exec_err};
 
-use crate::bucket::{grid_from_scalars, unit_nanos};
+use crate::bucket::{grid_from_scalars, nanos_from_naive, unit_nanos};
 use crate::calendar;
 use crate::time_bucket_gapfill::NAME;
 
-/// More buckets than this in one range is an error, not an allocation that never ends.
-pub const MAX_BUCKETS: usize = 10_000_000;
+/// More buckets than this in one range is an error, not an allocation that never ends (the
+/// same limit as `time_buckets`).
+pub use crate::time_buckets::MAX_BUCKETS;
 
 /// What defines the grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +75,8 @@ pub(crate) fn bucket_starts(spec: &GridSpec, ts_type: &DataType) -> Result<Vec<i
             let calendar = calendar::lookup(name)?;
             let first = calendar.local_date(DateTime::from_timestamp_nanos(spec.lower_ns));
             let last = calendar.local_date(DateTime::from_timestamp_nanos(spec.upper_ns));
+            let nanos = |t: DateTime<chrono::Utc>| nanos_from_naive(t.naive_utc());
             for (_, open, close) in calendar.sessions(first, last)? {
-                let nanos = |t: DateTime<chrono::Utc>| {
-                    t.timestamp_nanos_opt().map(i128::from).unwrap_or(i128::MAX)
-                };
                 let from = nanos(open).max(lower);
                 let to = nanos(close).min(end);
                 if from < to {

@@ -73,12 +73,8 @@ pub(crate) fn find(input: &LogicalPlan, time: &Column) -> Result<TimeRange> {
 
 /// Whether `expr` is the column `time`, possibly cast.
 fn is_time(expr: &Expr, time: &Column) -> bool {
-    match expr {
-        Expr::Column(c) => c == time || (c.relation.is_none() && c.name == time.name),
-        Expr::Cast(c) => is_time(&c.expr, time),
-        Expr::TryCast(c) => is_time(&c.expr, time),
-        _ => false,
-    }
+    super::rule::column_of(expr)
+        .is_some_and(|c| c == time || (c.relation.is_none() && c.name == time.name))
 }
 
 /// Whether `expr` is a constant: no columns, no subqueries, nothing volatile.

@@ -71,7 +71,7 @@ fn gap_fill_of(plan: &LogicalPlan) -> Option<&GapFill> {
 }
 
 /// The column under casts, if `expr` is one.
-fn column_of(expr: &Expr) -> Option<&Column> {
+pub(super) fn column_of(expr: &Expr) -> Option<&Column> {
     match expr {
         Expr::Column(c) => Some(c),
         Expr::Cast(c) => column_of(&c.expr),
