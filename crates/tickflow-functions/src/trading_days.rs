@@ -33,15 +33,21 @@ pub(crate) fn constant(arg: &Arg, expr: &Expr) -> Result<ScalarValue> {
         &PhysicalPlanningContext::default(),
     )
     .map_err(|_| arg.error("must be a constant"))?;
+    evaluate_constant(&physical).map_err(|_| arg.error("must be a constant"))
+}
+
+/// The value of a physical expression that reads no column, evaluated over one empty row.
+pub(crate) fn evaluate_constant(
+    physical: &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+) -> Result<ScalarValue> {
     let one_row = RecordBatch::try_new_with_options(
         Arc::new(Schema::empty()),
         vec![],
         &RecordBatchOptions::new().with_row_count(Some(1)),
     )?;
-    match physical.evaluate(&one_row) {
-        Ok(ColumnarValue::Scalar(value)) => Ok(value),
-        Ok(ColumnarValue::Array(array)) => ScalarValue::try_from_array(&array, 0),
-        Err(_) => Err(arg.error("must be a constant")),
+    match physical.evaluate(&one_row)? {
+        ColumnarValue::Scalar(value) => Ok(value),
+        ColumnarValue::Array(array) => ScalarValue::try_from_array(&array, 0),
     }
 }
 

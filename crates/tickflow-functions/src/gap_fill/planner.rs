@@ -4,15 +4,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::array::RecordBatchOptions;
-use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::common::{DFSchema, Result, ScalarValue, internal_err, plan_err};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode};
-use datafusion::physical_plan::{ColumnarValue, ExecutionPlan};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use super::exec::{GapFillExec, GapFillParams};
@@ -32,19 +30,9 @@ fn constant(
     expr: &Expr,
     session: &dyn Session,
     planning_ctx: &PhysicalPlanningContext,
-    what: &str,
 ) -> Result<ScalarValue> {
     let physical = planner.create_physical_expr(expr, &DFSchema::empty(), session, planning_ctx)?;
-    let one_row = RecordBatch::try_new_with_options(
-        Arc::new(Schema::empty()),
-        vec![],
-        &RecordBatchOptions::new().with_row_count(Some(1)),
-    )?;
-    match physical.evaluate(&one_row)? {
-        ColumnarValue::Scalar(value) => Ok(value),
-        ColumnarValue::Array(array) if array.len() == 1 => ScalarValue::try_from_array(&array, 0),
-        ColumnarValue::Array(_) => plan_err!("{NAME}: the {what} {expr} is not a constant"),
-    }
+    crate::trading_days::evaluate_constant(&physical)
 }
 
 /// A bound's value in nanoseconds since the epoch: a TIMESTAMP as `time_bucket` reads an
@@ -95,16 +83,16 @@ impl ExtensionPlanner for GapFillPlanner {
             Expr::Column(c) => schema.index_of_column(c),
             other => internal_err!("GapFill: expected a column, got {other}"),
         };
-        let value = |e: &Expr, what: &str| constant(planner, e, session, planning_ctx, what);
+        let value = |e: &Expr| constant(planner, e, session, planning_ctx);
         let mut lower: Option<i64> = None;
         for bound in &gap.lower {
-            let ns = bound_nanos(&value(&bound.value, "lower bound")?, &bound.value)?;
+            let ns = bound_nanos(&value(&bound.value)?, &bound.value)?;
             // `ts > x` and `ts >= x` start at the same bucket, the one holding x.
             lower = Some(lower.map_or(ns, |l| l.max(ns)));
         }
         let mut upper: Option<(i64, bool)> = None;
         for bound in &gap.upper {
-            let ns = bound_nanos(&value(&bound.value, "upper bound")?, &bound.value)?;
+            let ns = bound_nanos(&value(&bound.value)?, &bound.value)?;
             upper = Some(match upper {
                 Some((u, inclusive)) if u < ns || (u == ns && !inclusive) => (u, inclusive),
                 _ => (ns, bound.inclusive),
@@ -117,12 +105,8 @@ impl ExtensionPlanner for GapFillPlanner {
             series: gap.series.iter().map(index).collect::<Result<_>>()?,
             time: index(&gap.time)?,
             grid: GridSpec {
-                width: value(&gap.width, "width")?,
-                anchor: gap
-                    .anchor
-                    .as_ref()
-                    .map(|a| value(a, "origin or time zone"))
-                    .transpose()?,
+                width: value(&gap.width)?,
+                anchor: gap.anchor.as_ref().map(value).transpose()?,
                 calendar: gap.calendar.clone(),
                 lower_ns,
                 upper_ns,
