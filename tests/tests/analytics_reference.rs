@@ -67,7 +67,7 @@ async fn analytics_equal_pandas() -> Result<()> {
         let config = SessionConfig::new()
             .with_target_partitions(partitions)
             .with_batch_size(batch_size);
-        let ctx = tickflow_functions::session_context(config)?;
+        let ctx = tickflow_plan::session_context(config)?;
         ctx.register_csv("cases", CASES, CsvReadOptions::new().schema(&schema))
             .await?;
         let batches = ctx.sql(&sql).await?.collect().await?;

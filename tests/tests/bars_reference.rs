@@ -587,7 +587,7 @@ async fn context(config: Config, dir: &std::path::Path) -> Result<SessionContext
                 "0.0",
             );
     }
-    let ctx = tickflow_functions::session_context(session)?;
+    let ctx = tickflow_plan::session_context(session)?;
     let location = format!("{}/", dir.display());
     ctx.sql(&format!(
         "CREATE EXTERNAL TABLE trades STORED AS PARQUET LOCATION '{location}'"

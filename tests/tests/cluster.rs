@@ -492,10 +492,10 @@ async fn sessions(
         batch_size,
         engine: Engine::Local,
     };
-    let local = tickflow_engine::context(&config)
+    let local = tickflow_cluster::context(&config)
         .await
         .expect("local session");
-    let remote = tickflow_engine::context(&EngineConfig {
+    let remote = tickflow_cluster::context(&EngineConfig {
         engine: Engine::Cluster(cluster.url.clone()),
         ..config
     })
@@ -545,7 +545,7 @@ async fn slt_suite(cluster: &Cluster) -> usize {
                     // (`ArrowError(DivideByZero)`).
                     let core = core_message(a);
                     let has_message = !b.contains("Task failed") || b.contains("(\"");
-                    let b = tickflow_engine::cluster::readable_error(b);
+                    let b = tickflow_cluster::readable_error(b);
                     assert!(
                         b.contains(&core) || !has_message,
                         "{loc}: {sql}\nlocal:   {a}\ncluster: {b}"

@@ -15,7 +15,7 @@ use tickflow_tests::cluster::{Cluster, binary};
 const BOUND: Duration = Duration::from_secs(120);
 
 async fn cluster_context(cluster: &Cluster) -> SessionContext {
-    tickflow_engine::context(&EngineConfig {
+    tickflow_cluster::context(&EngineConfig {
         target_partitions: Some(4),
         batch_size: None,
         engine: Engine::Cluster(cluster.url.clone()),
@@ -45,7 +45,7 @@ async fn an_executor_error_reaches_the_client_and_the_next_query_runs() {
         bad.display()
     );
     let err = rows(&ctx, &sql).await.expect_err("'abc' is not a number");
-    let message = tickflow_engine::cluster::readable_error(&err.to_string());
+    let message = tickflow_cluster::readable_error(&err.to_string());
     assert!(
         message.contains("failed on an executor") && message.contains("abc"),
         "the executor's cast error should reach the client: {message}"
@@ -149,7 +149,7 @@ async fn killing_an_executor_mid_query_completes_or_fails_within_a_bound() {
             "a job that completes must give the full answer"
         ),
         Err(e) => {
-            let message = tickflow_engine::cluster::readable_error(&e.to_string());
+            let message = tickflow_cluster::readable_error(&e.to_string());
             assert!(!message.trim().is_empty(), "empty error");
             println!("the job failed cleanly after {took:?}: {message}");
         }

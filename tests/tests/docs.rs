@@ -47,7 +47,7 @@ fn examples(markdown: &str) -> Vec<(String, String)> {
 }
 
 async fn check_examples(markdown: &str, source: &str) -> Result<usize> {
-    let ctx = tickflow_functions::session_context(datafusion::prelude::SessionConfig::new())?;
+    let ctx = tickflow_plan::session_context(datafusion::prelude::SessionConfig::new())?;
     let examples = examples(markdown);
     for (sql, expected) in &examples {
         let batches = ctx.sql(sql).await?.collect().await?;
@@ -66,10 +66,10 @@ async fn check_examples(markdown: &str, source: &str) -> Result<usize> {
 
 #[tokio::test]
 async fn function_doc_examples_print_what_they_show() -> Result<()> {
-    let reference = tickflow_functions::docs::reference_markdown();
+    let reference = tickflow_plan::reference_markdown();
     let n = check_examples(&reference, "function docs").await?;
     // Every function documents at least one example.
-    let functions = tickflow_functions::docs::documented_functions().len() + 1;
+    let functions = tickflow_plan::documented_functions().len() + 1;
     assert!(
         n >= functions,
         "only {n} examples for {functions} functions"
@@ -93,10 +93,7 @@ fn readme_function_reference_is_current() -> Result<()> {
         panic!("README.md lacks the markers {START} ... {END}");
     };
     let current = &readme[start + START.len()..end];
-    let rendered = format!(
-        "\n{}\n",
-        tickflow_functions::docs::reference_markdown().trim()
-    );
+    let rendered = format!("\n{}\n", tickflow_plan::reference_markdown().trim());
     if current != rendered {
         if std::env::var_os("TICKFLOW_BLESS").is_some() {
             let updated = format!("{}{START}{rendered}{}", &readme[..start], &readme[end..]);

@@ -382,7 +382,7 @@ fn new_context(target_partitions: usize, batch_size: usize) -> Result<SessionCon
         .with_target_partitions(target_partitions)
         .with_batch_size(batch_size)
         .with_information_schema(true);
-    let ctx = tickflow_functions::session_context(config)?;
+    let ctx = tickflow_plan::session_context(config)?;
     Ok(ctx)
 }
 

@@ -171,5 +171,5 @@ pub async fn register_table_arg(session: &mut Session, arg: &str) -> Result<()> 
 
 /// One line for a user: the error's message, without a backtrace.
 pub fn clean_error(e: &DataFusionError) -> String {
-    tickflow_engine::cluster::readable_error(e.strip_backtrace().trim())
+    tickflow_cluster::readable_error(e.strip_backtrace().trim())
 }

@@ -100,7 +100,7 @@ impl SessionArgs {
             batch_size: self.batch_size,
             engine,
         };
-        let ctx = tickflow_engine::context(&config).await?;
+        let ctx = tickflow_cluster::context(&config).await?;
         let engine = config.engine;
         let catalog = Catalog::open(self.catalog.clone().unwrap_or_else(Catalog::default_path))?;
         for warning in catalog.restore(&ctx).await {

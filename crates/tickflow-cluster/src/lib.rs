@@ -1,87 +1,64 @@
-//! The two server processes of a tickflow cluster, `tickflow-scheduler` and `tickflow-executor`.
+//! Everything Ballista: tickflow on an Apache Ballista 55 cluster.
 //!
-//! Each is Ballista 55's stock process with every stock flag; the only difference is what goes
-//! into Ballista's override fields, all of it from `tickflow_engine::cluster::roles`: the session
-//! builder and config (tickflow's functions, so SQL arriving over Flight SQL can name them), the
-//! executors' function registry (built from a full session), and tickflow's codecs (which wrap
-//! Ballista's). A client must connect with the same codecs: `tickflow --cluster df://HOST:PORT`.
+//! - [`client`]: contexts that submit queries to a cluster (`--cluster df://HOST:PORT`) or to a
+//!   scheduler and executor started in-process (`--standalone`); [`context`] picks by
+//!   [`Engine`].
+//! - [`roles`]: every cluster role's session, from tickflow-engine's one session builder with
+//!   [`distributed::DistributedPlanning`]; the config, the executors' function registry and the
+//!   codecs that `tickflow-scheduler` and `tickflow-executor` put in Ballista's override fields
+//!   ([`process`]).
+//! - [`codec`]: the codecs, which wrap Ballista's own, with one module per plan extension
+//!   ([`gap_fill_codec`], [`node_codec`]).
+//! - Planner rules and operators only a cluster needs: [`final_after_merge`],
+//!   [`shuffle_order`], [`shuffle_merge`], [`stage_plan`], [`ignore_nulls`], [`empty_relation`].
+//!
+//! Ballista 55 traps this crate steps around: `remote_with_state`/`standalone_with_state` replace
+//! the functions of the state they are handed (tickflow's are registered on the context after);
+//! the executors' default registry lacks the nested functions (theirs is built from a full
+//! session); a codec that does not wrap Ballista's loses Parquet scans and shuffles; an
+//! `EmptyRelation` loses its columns on the wire ([`empty_relation`]); the shuffle between stages
+//! loses an order the plan relies on ([`shuffle_order`] re-sorts in the plan the scheduler makes;
+//! [`stage_plan`] checks again on the executors, where the adaptive planner's stages arrive).
+//!
+//! A client must connect with the same codecs as the servers: `tickflow --cluster df://HOST:PORT`.
+//! The map of the whole project is `ARCHITECTURE.md`.
 
-use std::sync::Arc;
+pub mod client;
+pub mod codec;
+pub mod distributed;
+pub mod empty_relation;
+mod file_format_options;
+pub mod final_after_merge;
+mod gap_fill_codec;
+pub mod ignore_nulls;
+pub mod memory_table;
+mod node_codec;
+pub mod process;
+pub mod roles;
+pub mod shuffle_merge;
+pub mod shuffle_order;
+pub mod stage_plan;
+#[cfg(test)]
+mod test_tables;
 
-use ballista_core::config::LogRotationPolicy;
-use ballista_core::error::{BallistaError, Result};
-use ballista_executor::executor_process::ExecutorProcessConfig;
-use ballista_scheduler::config::SchedulerConfig;
-use tickflow_engine::cluster::roles;
-use tracing_subscriber::EnvFilter;
+use datafusion::common::Result;
+use datafusion::prelude::SessionContext;
+use tickflow_engine::{Engine, EngineConfig};
 
-/// The scheduler's configuration with tickflow's session builder, config and codecs.
-pub fn scheduler_config(config: SchedulerConfig) -> SchedulerConfig {
-    let mut config = config
-        .with_override_config_producer(Arc::new(roles::session_config))
-        .with_override_session_builder(Arc::new(roles::session_state));
-    config.override_logical_codec = Some(roles::logical_codec());
-    config.override_physical_codec = Some(roles::physical_codec());
-    config
-}
+pub use client::{readable_error, remote_context, scheduler_address, standalone_context};
+pub use process::{Logging, executor_config, scheduler_config};
 
-/// The executor's configuration with tickflow's config, function registry and codecs.
-pub fn executor_config(mut config: ExecutorProcessConfig) -> Result<ExecutorProcessConfig> {
-    config.override_config_producer = Some(Arc::new(roles::session_config));
-    // Each task's object stores follow its job's storage settings. Ballista keeps one runtime
-    // per client session, built for the session's first task: a later `SET s3.endpoint` in the
-    // same session would not reach it, so runtimes are built per task (cheap: the stores and the
-    // disk cache they use are shared by the whole process).
-    config.override_runtime_producer = Some(Arc::new(roles::task_runtime(config.work_dir.clone())));
-    config.session_runtime_cache_capacity = 0;
-    config.override_function_registry = Some(Arc::new(
-        roles::function_registry().map_err(BallistaError::from)?,
-    ));
-    config.override_logical_codec = Some(roles::logical_codec());
-    config.override_physical_codec = Some(roles::physical_codec());
-    Ok(config)
-}
-
-/// Where and how a process logs: as Ballista's stock binaries do (stdout, or rolling files in
-/// `--log-dir`; `RUST_LOG` overrides the level flag).
-#[derive(Debug)]
-pub struct Logging<'a> {
-    /// The level flag's value (`--log-level-setting`).
-    pub level: &'a str,
-    /// `--log-dir`, if given.
-    pub dir: Option<&'a str>,
-    /// File name prefix inside `dir`.
-    pub file_prefix: String,
-    /// `--log-rotation-policy`.
-    pub rotation: LogRotationPolicy,
-    /// `--print-thread-info`.
-    pub thread_info: bool,
-}
-
-impl Logging<'_> {
-    /// Installs the global subscriber.
-    pub fn init(self) {
-        let filter = EnvFilter::new(
-            std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_else(|_| self.level.to_string()),
-        );
-        let builder = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_thread_names(self.thread_info)
-            .with_thread_ids(self.thread_info)
-            .with_env_filter(filter);
-        match self.dir {
-            Some(dir) => {
-                use tracing_appender::rolling;
-                let prefix = self.file_prefix;
-                let writer = match self.rotation {
-                    LogRotationPolicy::Minutely => rolling::minutely(dir, prefix),
-                    LogRotationPolicy::Hourly => rolling::hourly(dir, prefix),
-                    LogRotationPolicy::Daily => rolling::daily(dir, prefix),
-                    LogRotationPolicy::Never => rolling::never(dir, prefix),
-                };
-                builder.with_writer(writer).init();
-            }
-            None => builder.with_writer(std::io::stdout).init(),
+/// A session on the engine `config` names: local, in-process Ballista, or a Ballista cluster
+/// (which must answer within a few seconds).
+pub async fn context(config: &EngineConfig) -> Result<SessionContext> {
+    match &config.engine {
+        Engine::Local => tickflow_engine::local_context(config),
+        Engine::Standalone => {
+            let slots = config
+                .target_partitions
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            standalone_context(config.session_config(), slots).await
         }
+        Engine::Cluster(url) => remote_context(url, config.session_config()).await,
     }
 }

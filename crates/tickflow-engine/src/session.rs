@@ -1,14 +1,20 @@
-//! Builds the [`SessionContext`] every tickflow entry point uses: DataFusion with tickflow's
-//! functions registered, `information_schema` on (for `\d` and completion), files queryable by
-//! path (local or in object storage, [`crate::storage`]), the user's parallelism and batch size, and aggregation without a hash table over
-//! key-sorted input ([`crate::sorted_aggregate`]).
+//! The one place a tickflow session is assembled, for every role: a local session, and the
+//! client, scheduler and executor of a Ballista cluster (whose Ballista parts tickflow-cluster
+//! supplies through [`Role::Cluster`]). Each gets DataFusion with tickflow's functions
+//! registered, the plan extensions ([`extensions`]), object stores that follow the session's
+//! storage settings ([`crate::storage`]), and the user's parallelism and batch size. A local
+//! context also has `information_schema` on (for `\d` and completion) and files queryable by
+//! path.
+
+use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-
-use crate::sorted_aggregate::with_sorted_aggregation;
-
+use tickflow_plan::gap_fill::GapFillExtension;
+use tickflow_plan::sorted_aggregate::SortedAggregateExtension;
+use tickflow_plan::{Extensions, PlanExtension};
 /// Where a session's queries run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Engine {
@@ -40,11 +46,9 @@ impl EngineConfig {
             SessionConfig::new().with_information_schema(true),
         );
         // Parquet written by COPY .. TO: zstd level 1 without dictionary pages. Bars are mostly
-        // distinct numbers, which dictionaries do not shrink, and writing 2.0M one-minute bars
-        // was 40% of the job's wall time (1.38 s with the COPY, 0.81 s without). With these
-        // settings: 1.00 s and 32.9 MB, against 1.37 s and 30.6 MB with DataFusion's zstd(3) +
-        // dictionaries (DuckDB's default snappy: 46.4 MB). `SET
-        // datafusion.execution.parquet.compression` and `.dictionary_enabled` change them.
+        // distinct numbers, which dictionaries do not shrink, and the write was a large part of
+        // a bar job's time (measured in benches/RESULTS.md, "Ordered layout: where tickflow wins").
+        // `SET datafusion.execution.parquet.compression` and `.dictionary_enabled` change them.
         let parquet = &mut session.options_mut().execution.parquet;
         parquet.compression = Some("zstd(1)".into());
         parquet.dictionary_enabled = Some(false);
@@ -58,35 +62,72 @@ impl EngineConfig {
     }
 }
 
-/// A local session with every tickflow function registered.
-pub fn local_context(config: &EngineConfig) -> Result<SessionContext> {
-    let session = config.session_config();
-    let state = tickflow_functions::gap_fill::with_gap_fill(with_sorted_aggregation(
-        SessionStateBuilder::new()
-            .with_default_features()
-            .with_runtime_env(crate::storage::runtime_env(&session)?)
-            .with_config(session),
-    ))
-    .build();
-    // `SELECT * FROM 'trades.parquet'` works as in DuckDB and datafusion-cli.
-    let ctx = SessionContext::new_with_state(state).enable_url_table();
-    tickflow_functions::register_all(&ctx)?;
-    Ok(ctx)
+/// What a session is for.
+#[derive(Debug)]
+pub enum Role {
+    /// Plans and runs queries in this process.
+    Local,
+    /// A role of a Ballista cluster: `extension` is what planning for a cluster adds to
+    /// tickflow's extensions; `base` is the state the role starts from instead of DataFusion's
+    /// defaults (Ballista's own, on the scheduler and the executors).
+    Cluster {
+        base: Option<SessionState>,
+        extension: Arc<dyn PlanExtension>,
+    },
 }
 
-/// A session on the engine `config` names: local, in-process Ballista, or a Ballista cluster
-/// (which must answer within a few seconds).
-pub async fn context(config: &EngineConfig) -> Result<SessionContext> {
-    match &config.engine {
-        Engine::Local => local_context(config),
-        Engine::Standalone => {
-            let slots = config
-                .target_partitions
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            crate::cluster::standalone_context(config.session_config(), slots).await
-        }
-        Engine::Cluster(url) => crate::cluster::remote_context(url, config.session_config()).await,
+/// tickflow's plan extensions with `extra` (the cluster's): gap filling, then `extra`, then
+/// sorted aggregation. Physical rules run by stage ([`tickflow_plan::PhysicalStage`]), so sorted
+/// aggregation's last rule runs after any of `extra`'s.
+pub fn extensions(extra: Option<Arc<dyn PlanExtension>>) -> Extensions {
+    let mut extensions = Extensions::new().with(Arc::new(GapFillExtension));
+    if let Some(extra) = extra {
+        extensions = extensions.with(extra);
     }
+    extensions.with(Arc::new(SortedAggregateExtension))
+}
+
+/// The state of a session in `role`, with `config`: every role's state comes from here.
+pub fn session_state(role: Role, config: SessionConfig) -> Result<SessionState> {
+    // Queries list and read files through the stores the session's storage settings name.
+    let runtime = crate::storage::runtime_env(&config)?;
+    let (builder, extensions) = match role {
+        Role::Local => (default_builder(config), extensions(None)),
+        Role::Cluster { base, extension } => (
+            base.map_or_else(
+                || default_builder(config),
+                SessionStateBuilder::new_from_existing,
+            ),
+            extensions(Some(extension)),
+        ),
+    };
+    let mut state = extensions.apply(builder.with_runtime_env(runtime)).build();
+    register_functions(&mut state, &extensions)?;
+    Ok(state)
+}
+
+fn default_builder(config: SessionConfig) -> SessionStateBuilder {
+    SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+}
+
+/// Registers tickflow's functions (scalar, aggregate, window and table) and the `extensions`'
+/// SQL in `state`. [`session_state`] does it; a client calls it again on the state Ballista
+/// makes of its own, which replaces the functions it was handed.
+pub fn register_functions(state: &mut SessionState, extensions: &Extensions) -> Result<()> {
+    tickflow_functions::register_functions(state)?;
+    for (name, function) in tickflow_functions::all_table_functions() {
+        state.register_udtf(name, function);
+    }
+    extensions.register(state)
+}
+
+/// A local session with every tickflow function registered.
+pub fn local_context(config: &EngineConfig) -> Result<SessionContext> {
+    let state = session_state(Role::Local, config.session_config())?;
+    // `SELECT * FROM 'trades.parquet'` works as in DuckDB and datafusion-cli.
+    Ok(SessionContext::new_with_state(state).enable_url_table())
 }
 
 #[cfg(test)]

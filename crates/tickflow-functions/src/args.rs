@@ -8,7 +8,7 @@ use datafusion::common::{DataFusionError, Result, plan_err};
 
 /// One argument of a function call, for error messages.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Arg {
+pub struct Arg {
     pub function: &'static str,
     /// 1-based, as users count.
     pub position: usize,
@@ -16,7 +16,7 @@ pub(crate) struct Arg {
 }
 
 impl Arg {
-    pub(crate) const fn new(function: &'static str, position: usize, name: &'static str) -> Self {
+    pub const fn new(function: &'static str, position: usize, name: &'static str) -> Self {
         Self {
             function,
             position,
@@ -25,7 +25,7 @@ impl Arg {
     }
 
     /// A plan error about this argument.
-    pub(crate) fn error(&self, message: impl std::fmt::Display) -> DataFusionError {
+    pub fn error(&self, message: impl std::fmt::Display) -> DataFusionError {
         DataFusionError::Plan(format!(
             "{}: argument {} ({}) {message}",
             self.function, self.position, self.name
@@ -39,7 +39,7 @@ impl Arg {
     /// A numeric price or volume: floats become Float64 (Float32 is kept when `keep_float32`),
     /// integers Int64 (Int32 when `keep_int32`; UInt64 becomes Decimal128(20, 0) so no value is
     /// lost), decimals Decimal128 of the same precision and scale.
-    pub(crate) fn coerce_numeric(&self, dt: &DataType, keep_narrow: bool) -> Result<DataType> {
+    pub fn coerce_numeric(&self, dt: &DataType, keep_narrow: bool) -> Result<DataType> {
         use DataType::*;
         Ok(match dt {
             Float64 | Null => Float64,
@@ -56,7 +56,7 @@ impl Arg {
     }
 
     /// An event time: any TIMESTAMP (kept as is), or an integer count since the epoch (Int64).
-    pub(crate) fn coerce_event_time(&self, dt: &DataType) -> Result<DataType> {
+    pub fn coerce_event_time(&self, dt: &DataType) -> Result<DataType> {
         use DataType::*;
         Ok(match dt {
             Timestamp(_, _) => dt.clone(),
@@ -66,7 +66,7 @@ impl Arg {
     }
 
     /// An integer tie-breaker (sequence number): Int64.
-    pub(crate) fn coerce_integer(&self, dt: &DataType) -> Result<DataType> {
+    pub fn coerce_integer(&self, dt: &DataType) -> Result<DataType> {
         use DataType::*;
         Ok(match dt {
             Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Null => Int64,
@@ -76,7 +76,7 @@ impl Arg {
 }
 
 /// Checks the number of arguments of a call.
-pub(crate) fn check_arity(
+pub fn check_arity(
     function: &str,
     arg_types: &[DataType],
     min: usize,

@@ -1,13 +1,13 @@
 //! The function reference, rendered from each function's `#[user_doc]` documentation.
 //!
-//! One source of truth: the README's reference section is this output (a test keeps them
-//! equal), and every SQL example in it is executed by a test and must print what it shows.
+//! One source of truth: the README's reference section is this output, with the plan
+//! extensions' functions (`tickflow_plan::reference_markdown`; a test keeps them equal), and every SQL example in it is executed by a test and must print what it shows.
 
 use datafusion::logical_expr::Documentation;
 
-use crate::session_buckets::SessionBuckets;
-use crate::trading_days::TradingDays;
-use crate::{all_udafs, all_udfs, all_udwfs, time_bucket_table::TimeBucketTable};
+use crate::calendar::trading_days::TradingDays;
+use crate::time::session_buckets::SessionBuckets;
+use crate::{all_udafs, all_udfs, all_udwfs, time::time_bucket_table::TimeBucketTable};
 
 /// `(name, kind, documentation)` of every documented function, in reference order.
 pub fn documented_functions() -> Vec<(String, &'static str, Documentation)> {
@@ -30,10 +30,11 @@ pub fn documented_functions() -> Vec<(String, &'static str, Documentation)> {
     out
 }
 
-/// The whole reference as Markdown.
-pub fn reference_markdown() -> String {
+/// The whole reference as Markdown: `functions` (this crate's [`documented_functions`], with
+/// any others an application documents beside them) and this crate's table functions.
+pub fn reference_markdown(functions: Vec<(String, &'static str, Documentation)>) -> String {
     let mut md = String::new();
-    for (name, kind, doc) in documented_functions() {
+    for (name, kind, doc) in functions {
         md.push_str(&format!("### `{name}` ({kind})\n\n"));
         md.push_str(&format!("```sql\n{}\n```\n\n", doc.syntax_example));
         md.push_str(&format!("{}\n\n", doc.description));

@@ -22,7 +22,9 @@
 //! | `atr(high, low, close, n)` | window | Wilder's average true range |
 //! | `realized_volatility(r, n)` | window | `sqrt(Σ r²)` over the last `n` returns |
 //! | `interpolate(time, value)` | window | a NULL value linear in time between its non-NULL neighbours |
-//! | `time_bucket_gapfill(width, ts [, ..])` with `locf(agg)`, `interpolate(agg)` | GROUP BY key | every bucket of the WHERE range, empty ones filled ([`gap_fill`]) |
+//!
+//! Gap filling (`time_bucket_gapfill` with `locf(agg)` and `interpolate(agg)`) is a plan
+//! extension, in the `tickflow-plan` crate. The map of the whole project is `ARCHITECTURE.md`.
 //!
 //! Register them all on a context and write bars in SQL:
 //!
@@ -51,201 +53,50 @@ use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
-mod accumulate;
-mod args;
-mod bucket;
-mod compensated;
+pub mod aggregate;
+pub mod args;
+pub mod calendar;
 pub mod docs;
-mod smoothing;
 #[cfg(test)]
 mod test_util;
+pub mod time;
+pub mod window;
 
-pub mod atr;
-pub mod bar_std;
-pub mod bollinger;
-pub mod calendar;
-pub mod ema;
-pub mod gap_fill;
-pub mod in_session;
-pub mod interpolate;
-pub mod is_trading_day;
-pub mod locf;
-pub mod macd;
-pub mod ohlc;
-pub mod realized_volatility;
-pub mod rsi;
-pub mod session_buckets;
-pub mod session_close;
-pub mod session_open;
-pub mod time_bucket;
-pub mod time_bucket_gapfill;
-pub mod time_bucket_table;
-pub mod time_buckets;
-pub mod total_volume;
-pub mod trading_days;
-pub mod vwap;
-
-/// `ohlc` as an [`AggregateUDF`].
-pub fn ohlc_udaf() -> Arc<AggregateUDF> {
-    Arc::new(AggregateUDF::from(ohlc::Ohlc::new()))
-}
-
-/// `vwap` as an [`AggregateUDF`].
-pub fn vwap_udaf() -> Arc<AggregateUDF> {
-    Arc::new(AggregateUDF::from(vwap::Vwap::new()))
-}
-
-/// `bar_std` as an [`AggregateUDF`].
-pub fn bar_std_udaf() -> Arc<AggregateUDF> {
-    Arc::new(AggregateUDF::from(bar_std::BarStd::new()))
-}
-
-/// `total_volume` as an [`AggregateUDF`].
-pub fn total_volume_udaf() -> Arc<AggregateUDF> {
-    Arc::new(AggregateUDF::from(total_volume::TotalVolume::new()))
-}
-
-/// The scalar `time_bucket` as a [`ScalarUDF`].
-pub fn time_bucket_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(time_bucket::TimeBucket::new()))
-}
-
-/// The `time_bucket_gapfill` placeholder as a [`ScalarUDF`] (see [`gap_fill`]).
-pub fn time_bucket_gapfill_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(
-        time_bucket_gapfill::TimeBucketGapfill::new(),
-    ))
-}
-
-/// `time_buckets` (the list of buckets meeting a range) as a [`ScalarUDF`].
-pub fn time_buckets_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(time_buckets::TimeBuckets::new()))
-}
-
-/// `locf` (last observation carried forward) as a [`WindowUDF`].
-pub fn locf_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(locf::Locf::new()))
-}
-
-/// `interpolate` (linear in time between the neighbouring values) as a [`WindowUDF`].
-pub fn interpolate_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(interpolate::Interpolate::new()))
-}
-
-/// `ema` (exponential moving average) as a [`WindowUDF`].
-pub fn ema_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(ema::Ema::new()))
-}
-
-/// `rsi` (Wilder's relative strength index) as a [`WindowUDF`].
-pub fn rsi_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(rsi::Rsi::new()))
-}
-
-/// `macd` (line, signal and histogram) as a [`WindowUDF`].
-pub fn macd_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(macd::Macd::new()))
-}
-
-/// `bollinger` (mid, upper and lower bands) as a [`WindowUDF`].
-pub fn bollinger_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(bollinger::Bollinger::new()))
-}
-
-/// `atr` (Wilder's average true range) as a [`WindowUDF`].
-pub fn atr_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(atr::Atr::new()))
-}
-
-/// `realized_volatility` (root of the summed squared returns) as a [`WindowUDF`].
-pub fn realized_volatility_udwf() -> Arc<WindowUDF> {
-    Arc::new(WindowUDF::from(
-        realized_volatility::RealizedVolatility::new(),
-    ))
-}
-
-/// Every window function of this crate.
-pub fn all_udwfs() -> Vec<Arc<WindowUDF>> {
-    vec![
-        locf_udwf(),
-        interpolate_udwf(),
-        ema_udwf(),
-        rsi_udwf(),
-        macd_udwf(),
-        bollinger_udwf(),
-        atr_udwf(),
-        realized_volatility_udwf(),
-    ]
-}
+pub use aggregate::{bar_std_udaf, ohlc_udaf, total_volume_udaf, vwap_udaf};
+pub use calendar::{in_session_udf, is_trading_day_udf, session_close_udf, session_open_udf};
+pub use time::{time_bucket_udf, time_buckets_udf};
+pub use window::{
+    atr_udwf, bollinger_udwf, ema_udwf, interpolate_udwf, locf_udwf, macd_udwf,
+    realized_volatility_udwf, rsi_udwf,
+};
 
 /// Every aggregate function of this crate.
 pub fn all_udafs() -> Vec<Arc<AggregateUDF>> {
-    vec![
-        ohlc_udaf(),
-        vwap_udaf(),
-        bar_std_udaf(),
-        total_volume_udaf(),
-    ]
-}
-
-/// `is_trading_day` as a [`ScalarUDF`].
-pub fn is_trading_day_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(is_trading_day::IsTradingDay::new()))
-}
-
-/// `in_session` as a [`ScalarUDF`].
-pub fn in_session_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(in_session::InSession::new()))
-}
-
-/// `session_open` as a [`ScalarUDF`].
-pub fn session_open_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(calendar::SessionBoundary::new(
-        calendar::Bound::Open,
-    )))
-}
-
-/// `session_close` as a [`ScalarUDF`].
-pub fn session_close_udf() -> Arc<ScalarUDF> {
-    Arc::new(ScalarUDF::from(calendar::SessionBoundary::new(
-        calendar::Bound::Close,
-    )))
+    aggregate::udafs()
 }
 
 /// Every scalar function of this crate.
 pub fn all_udfs() -> Vec<Arc<ScalarUDF>> {
-    vec![
-        time_bucket_udf(),
-        time_bucket_gapfill_udf(),
-        time_buckets_udf(),
-        is_trading_day_udf(),
-        in_session_udf(),
-        session_open_udf(),
-        session_close_udf(),
-    ]
+    let mut udfs = time::udfs();
+    udfs.extend(calendar::udfs());
+    udfs
+}
+
+/// Every window function of this crate.
+pub fn all_udwfs() -> Vec<Arc<WindowUDF>> {
+    window::udwfs()
 }
 
 /// Every table function of this crate, with its SQL name.
 pub fn all_table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![
-        (
-            time_bucket_table::NAME,
-            Arc::new(time_bucket_table::TimeBucketTable) as Arc<dyn TableFunctionImpl>,
-        ),
-        (
-            trading_days::NAME,
-            Arc::new(trading_days::TradingDays) as Arc<dyn TableFunctionImpl>,
-        ),
-        (
-            session_buckets::NAME,
-            Arc::new(session_buckets::SessionBuckets) as Arc<dyn TableFunctionImpl>,
-        ),
-    ]
+    let mut functions = time::table_functions();
+    functions.extend(calendar::table_functions());
+    functions
 }
 
-/// Registers the scalar, aggregate and window functions in any [`FunctionRegistry`] — a `SessionState`,
-/// or a Ballista executor's registry. Table functions are not part of that trait: see
-/// [`register_all`] or [`all_table_functions`].
+/// Registers the scalar, aggregate and window functions in any [`FunctionRegistry`]: a
+/// `SessionState`, or a Ballista executor's registry. Table functions are not part of that
+/// trait: [`register_all`] registers them on a context.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udf in all_udfs() {
         registry.register_udf(udf)?;
@@ -256,67 +107,17 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udwf in all_udwfs() {
         registry.register_udwf(udwf)?;
     }
-    gap_fill::register(registry)
-}
-
-/// Registers every tickflow function — scalar, aggregate, window and table — on a
-/// [`SessionContext`], with the gap-fill analyzer rule. Gap-filled queries also need the
-/// session's query planner to plan `GapFill` nodes: build the session with
-/// [`gap_fill::with_gap_fill`].
-pub fn register_all(ctx: &SessionContext) -> Result<()> {
-    for udf in all_udfs() {
-        ctx.register_udf(Arc::unwrap_or_clone(udf));
-    }
-    for udaf in all_udafs() {
-        ctx.register_udaf(Arc::unwrap_or_clone(udaf));
-    }
-    for udwf in all_udwfs() {
-        ctx.register_udwf(Arc::unwrap_or_clone(udwf));
-    }
-    for (name, function) in all_table_functions() {
-        ctx.register_udtf(name, function);
-    }
-    gap_fill::register(&mut *ctx.state_ref().write())?;
-    let rule = gap_fill::HandleGapFill;
-    let has_rule = {
-        use datafusion::optimizer::AnalyzerRule;
-        ctx.state_ref()
-            .read()
-            .analyzer()
-            .rules
-            .iter()
-            .any(|r| r.name() == rule.name())
-    };
-    if !has_rule {
-        ctx.add_analyzer_rule(Arc::new(rule));
-    }
     Ok(())
 }
 
-/// A new [`SessionContext`] with DataFusion's defaults, `config`, every tickflow function and gap
-/// filling: the shortest way to use tickflow's SQL in an application.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> datafusion::common::Result<()> {
-/// let ctx = tickflow_functions::session_context(datafusion::prelude::SessionConfig::new())?;
-/// let rows = ctx.sql("SELECT time_bucket_gapfill(INTERVAL '1 hour', ts) AS hour, count(*) AS n
-///     FROM (VALUES (TIMESTAMP '2024-01-02 10:15:00')) t(ts)
-///     WHERE ts >= TIMESTAMP '2024-01-02 09:00:00' AND ts < TIMESTAMP '2024-01-02 12:00:00'
-///     GROUP BY 1").await?.collect().await?;
-/// assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
-/// # Ok(()) }
-/// ```
-pub fn session_context(config: datafusion::prelude::SessionConfig) -> Result<SessionContext> {
-    let state = gap_fill::with_gap_fill(
-        datafusion::execution::session_state::SessionStateBuilder::new()
-            .with_default_features()
-            .with_config(config),
-    )
-    .build();
-    let ctx = SessionContext::new_with_state(state);
-    register_all(&ctx)?;
-    Ok(ctx)
+/// Registers every function of this crate (scalar, aggregate, window and table) on a
+/// [`SessionContext`].
+pub fn register_all(ctx: &SessionContext) -> Result<()> {
+    register_functions(&mut *ctx.state_ref().write())?;
+    for (name, function) in all_table_functions() {
+        ctx.register_udtf(name, function);
+    }
+    Ok(())
 }
 
 /// Expression builders, for the DataFrame API: `df.aggregate(vec![col("symbol")], vec![vwap(col("price"), col("size"))])`.
@@ -361,5 +162,40 @@ pub mod expr_fn {
     /// `time_buckets(width, start, end)`
     pub fn time_buckets(width: Expr, start: Expr, end: Expr) -> Expr {
         super::time_buckets_udf().call(vec![width, start, end])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    /// DataFusion resolves a call by name: two functions of one kind with the same name (or
+    /// alias) would shadow each other silently, whichever registered last.
+    #[test]
+    fn no_two_functions_share_a_name() {
+        let mut seen = HashSet::new();
+        let names = super::all_udfs()
+            .iter()
+            .flat_map(|f| [vec![f.name().to_string()], f.aliases().to_vec()].concat())
+            .chain(
+                super::all_udafs()
+                    .iter()
+                    .flat_map(|f| [vec![f.name().to_string()], f.aliases().to_vec()].concat()),
+            )
+            .chain(
+                super::all_udwfs()
+                    .iter()
+                    .flat_map(|f| [vec![f.name().to_string()], f.aliases().to_vec()].concat()),
+            )
+            .chain(
+                super::all_table_functions()
+                    .into_iter()
+                    .map(|(name, _)| format!("{name} (table)")),
+            )
+            .collect::<Vec<_>>();
+        for name in names {
+            assert!(seen.insert(name.clone()), "two functions are named {name}");
+        }
+        assert!(seen.len() >= 20, "{seen:?}");
     }
 }

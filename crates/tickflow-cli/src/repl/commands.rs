@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use tickflow_functions::time_bucket_table::TimeBucketTable;
+use tickflow_functions::time::time_bucket_table::TimeBucketTable;
 
 use crate::print::Format;
 
@@ -136,7 +136,7 @@ pub fn help() -> String {
 pub fn functions(pattern: Option<&str>) -> String {
     let mut out = String::new();
     let mut matched = 0;
-    for (name, kind, doc) in tickflow_functions::docs::documented_functions() {
+    for (name, kind, doc) in tickflow_plan::documented_functions() {
         if !name_matches(&name, pattern) {
             continue;
         }

@@ -71,7 +71,7 @@ impl Names {
             .functions
             .extend(state.table_functions().keys().cloned());
         names.functions.extend(
-            tickflow_functions::docs::documented_functions()
+            tickflow_plan::documented_functions()
                 .into_iter()
                 .map(|(name, _, _)| name),
         );

@@ -60,7 +60,7 @@ impl BarQuery {
                 "bar width {width:?}: not an interval"
             )));
         }
-        let ctx = tickflow_functions::session_context(
+        let ctx = tickflow_plan::session_context(
             SessionConfig::new()
                 .with_target_partitions(1)
                 .with_information_schema(false),

@@ -14,6 +14,11 @@
 //! ```
 
 pub mod file;
+pub mod in_session;
+pub mod is_trading_day;
+pub mod session_close;
+pub mod session_open;
+pub mod trading_days;
 pub mod xnys;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -21,7 +26,48 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use datafusion::arrow::array::timezone::Tz;
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::{DataFusionError, Result};
+use datafusion::logical_expr::ScalarUDF;
+
+/// `is_trading_day` as a [`ScalarUDF`].
+pub fn is_trading_day_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(is_trading_day::IsTradingDay::new()))
+}
+
+/// `in_session` as a [`ScalarUDF`].
+pub fn in_session_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(in_session::InSession::new()))
+}
+
+/// `session_open` as a [`ScalarUDF`].
+pub fn session_open_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(session_open::SessionBoundary::new(
+        session_open::Bound::Open,
+    )))
+}
+
+/// `session_close` as a [`ScalarUDF`].
+pub fn session_close_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::from(session_open::SessionBoundary::new(
+        session_open::Bound::Close,
+    )))
+}
+
+/// The calendar's scalar functions.
+pub fn udfs() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        is_trading_day_udf(),
+        in_session_udf(),
+        session_open_udf(),
+        session_close_udf(),
+    ]
+}
+
+/// The calendar's table functions, with their SQL names.
+pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    vec![(trading_days::NAME, Arc::new(trading_days::TradingDays) as _)]
+}
 
 /// The calendar functions use when none is named.
 pub const DEFAULT: &str = "XNYS";
@@ -260,118 +306,4 @@ pub(crate) fn instants(
         .iter()
         .map(|n| n.map(DateTime::from_timestamp_nanos))
         .collect())
-}
-
-/// Which end of a session [`SessionBoundary`] gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Bound {
-    Open,
-    Close,
-}
-
-impl Bound {
-    /// The SQL function that gives this end of a session.
-    fn function(self) -> &'static str {
-        match self {
-            Bound::Open => "session_open",
-            Bound::Close => "session_close",
-        }
-    }
-}
-
-/// `session_open(date [, calendar])` and `session_close(date [, calendar])`: the instant a
-/// date's regular session opens or closes, in UTC (NULL on a day without a session). One
-/// implementation for both; their documentation is in `session_open.rs` and `session_close.rs`.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct SessionBoundary {
-    bound: Bound,
-    signature: datafusion::logical_expr::Signature,
-}
-
-impl SessionBoundary {
-    pub fn new(bound: Bound) -> Self {
-        Self {
-            bound,
-            signature: datafusion::logical_expr::Signature::user_defined(
-                datafusion::logical_expr::Volatility::Immutable,
-            ),
-        }
-    }
-}
-
-impl datafusion::logical_expr::ScalarUDFImpl for SessionBoundary {
-    fn name(&self) -> &str {
-        self.bound.function()
-    }
-
-    fn signature(&self) -> &datafusion::logical_expr::Signature {
-        &self.signature
-    }
-
-    fn coerce_types(
-        &self,
-        arg_types: &[datafusion::arrow::datatypes::DataType],
-    ) -> Result<Vec<datafusion::arrow::datatypes::DataType>> {
-        use datafusion::arrow::datatypes::DataType;
-        let name = self.bound.function();
-        let usage = format!("{name}(date [, calendar])");
-        crate::args::check_arity(name, arg_types, 1, 2, &usage)?;
-        let date = crate::args::Arg::new(name, 1, "date");
-        let mut types = vec![crate::is_trading_day::coerce_date(&date, &arg_types[0])?];
-        types.extend(arg_types.get(1).map(|_| DataType::Utf8));
-        Ok(types)
-    }
-
-    fn return_type(
-        &self,
-        _arg_types: &[datafusion::arrow::datatypes::DataType],
-    ) -> Result<datafusion::arrow::datatypes::DataType> {
-        use datafusion::arrow::datatypes::{DataType, TimeUnit};
-        Ok(DataType::Timestamp(
-            TimeUnit::Nanosecond,
-            Some("UTC".into()),
-        ))
-    }
-
-    fn invoke_with_args(
-        &self,
-        args: datafusion::logical_expr::ScalarFunctionArgs,
-    ) -> Result<datafusion::logical_expr::ColumnarValue> {
-        session_bounds(self.bound.function(), &args, self.bound)
-    }
-
-    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
-        match self.bound {
-            Bound::Open => crate::session_open::documentation(),
-            Bound::Close => crate::session_close::documentation(),
-        }
-    }
-}
-
-/// The `bound` of each row's session, as UTC instants (NULL on a day without one, or for NULL).
-fn session_bounds(
-    function: &'static str,
-    args: &datafusion::logical_expr::ScalarFunctionArgs,
-    bound: Bound,
-) -> Result<datafusion::logical_expr::ColumnarValue> {
-    use datafusion::arrow::array::TimestampNanosecondArray;
-    use datafusion::logical_expr::ColumnarValue;
-    let calendar = calendar_arg(function, 2, &args.args)?;
-    let dates = local_dates(&calendar, &args.args[0].to_array(args.number_rows)?)?;
-    let instants = dates
-        .into_iter()
-        .map(|d| {
-            let Some(d) = d else { return Ok(None) };
-            Ok(calendar.session(d)?.and_then(|(open, close)| {
-                match bound {
-                    Bound::Open => open,
-                    Bound::Close => close,
-                }
-                .timestamp_nanos_opt()
-            }))
-        })
-        .collect::<Result<TimestampNanosecondArray>>()?;
-    Ok(ColumnarValue::Array(Arc::new(
-        instants.with_timezone("UTC"),
-    )))
 }
