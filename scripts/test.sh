@@ -29,37 +29,41 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 1
 fi
 venv="${TICKFLOW_VENV:-$HOME/.cache/tickflow-venv}"
-if ! "$venv/bin/python" -c "import adbc_driver_flightsql.dbapi, pyarrow" >/dev/null 2>&1; then
-  echo "setting up $venv (adbc-driver-flightsql, pyarrow) for the Flight SQL test"
-  python3 -m venv "$venv" || { echo "error: cannot create a virtualenv; apt install python3-venv" >&2; exit 1; }
-  "$venv/bin/pip" install --quiet --disable-pip-version-check adbc-driver-flightsql pyarrow ||
-    { echo "error: pip could not install adbc-driver-flightsql and pyarrow into $venv" >&2; exit 1; }
+# Pinned, so every machine tests against the same clients and servers: the Flight SQL client
+# (adbc-driver-flightsql, pyarrow), moto's S3 server and the clients that create buckets and
+# containers (boto3, azure-storage-blob). A changed pin reinstalls (the stamp file).
+python_packages="adbc-driver-flightsql==1.13.0 adbc-driver-manager==1.13.0 pyarrow==26.0.1 moto[server]==5.2.5 boto3==1.44.8 azure-storage-blob==12.31.1"
+if [ "$(cat "$venv/.tickflow-packages" 2>/dev/null)" != "$python_packages" ] ||
+   ! "$venv/bin/python" -c "import adbc_driver_flightsql.dbapi, pyarrow, moto.server, boto3, azure.storage.blob" >/dev/null 2>&1; then
+  echo "setting up $venv ($python_packages) for the Flight SQL and object-store tests"
+  if ! test -x "$venv/bin/python"; then
+    python3 -m venv "$venv" || { echo "error: cannot create a virtualenv; apt install python3-venv" >&2; exit 1; }
+  fi
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $python_packages ||
+    { echo "error: pip could not install $python_packages into $venv" >&2; exit 1; }
+  echo "$python_packages" > "$venv/.tickflow-packages"
 fi
 export TICKFLOW_PYTHON="$venv/bin/python"
-
-# moto's S3 server and the clients the object-store tests create buckets and containers with.
-if ! { test -x "$venv/bin/moto_server" &&
-       "$venv/bin/python" -c "import moto.server, boto3, azure.storage.blob" >/dev/null 2>&1; }; then
-  echo "installing moto[server], boto3, azure-storage-blob into $venv for the object-store tests"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]" boto3 azure-storage-blob ||
-    { echo "error: pip could not install moto[server], boto3 and azure-storage-blob into $venv" >&2; exit 1; }
-fi
 export TICKFLOW_MOTO_SERVER="$venv/bin/moto_server"
 
-# Azurite, the Azure Blob server the object-store tests run (an npm package).
+# Azurite, the Azure Blob server the object-store tests run (an npm package), pinned likewise.
 npm_dir="${TICKFLOW_NPM:-$HOME/.cache/tickflow-npm}"
-if ! test -x "$npm_dir/node_modules/.bin/azurite-blob"; then
+azurite="azurite@3.35.0"
+if [ "$(cat "$npm_dir/.tickflow-packages" 2>/dev/null)" != "$azurite" ] ||
+   ! test -x "$npm_dir/node_modules/.bin/azurite-blob"; then
   if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1 ||
      ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)'; then
     echo "error: npm or node is missing or older than 18; the Azure object-store tests run Azurite: install Node.js >= 18 (apt install nodejs npm)" >&2
     exit 1
   fi
-  echo "installing azurite into $npm_dir for the object-store tests"
+  echo "installing $azurite into $npm_dir for the object-store tests"
   mkdir -p "$npm_dir"
-  npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error azurite ||
-    { echo "error: npm could not install azurite into $npm_dir" >&2; exit 1; }
+  npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error "$azurite" ||
+    { echo "error: npm could not install $azurite into $npm_dir" >&2; exit 1; }
   test -x "$npm_dir/node_modules/.bin/azurite-blob" ||
-    { echo "error: $npm_dir/node_modules/.bin/azurite-blob is missing after npm install azurite" >&2; exit 1; }
+    { echo "error: $npm_dir/node_modules/.bin/azurite-blob is missing after npm install $azurite" >&2; exit 1; }
+  echo "$azurite" > "$npm_dir/.tickflow-packages"
 fi
 export TICKFLOW_AZURITE="$npm_dir/node_modules/.bin/azurite-blob"
 

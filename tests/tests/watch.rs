@@ -161,6 +161,23 @@ async fn duplicated_bars(out: &Path) -> String {
     }
 }
 
+/// Milliseconds within which to kill a watcher: twice what a whole run over one file takes on
+/// this machine now (at least 120), so that kills land before, during and after a trigger's
+/// commit however fast or loaded the machine is.
+fn kill_window(dir: &Path, file: &(String, String)) -> u64 {
+    let source = dir.join("calibrate-in");
+    let out = dir.join("calibrate-out");
+    std::fs::create_dir_all(&source).expect("calibration source dir");
+    feed(&source, file);
+    let started = std::time::Instant::now();
+    let status = watch(&source, &out, &[])
+        .status()
+        .expect("run tickflow watch once");
+    assert!(status.success(), "the calibration run failed: {status}");
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    millis.saturating_mul(2).max(120)
+}
+
 fn watch(source: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut command = Command::new(binary("tickflow"));
     command
@@ -183,6 +200,7 @@ async fn killed_and_restarted_the_watcher_counts_every_file_once() {
     let out = dir.path().join("bars");
     std::fs::create_dir_all(&source).expect("source dir");
     let mut rng = rand::rngs::SmallRng::seed_from_u64(20261124);
+    let kill_window = kill_window(dir.path(), &files[0]);
     let mut fed = 0;
     let mut killed_running = 0;
     for iteration in 0..ITERATIONS {
@@ -195,8 +213,7 @@ async fn killed_and_restarted_the_watcher_counts_every_file_once() {
         let mut child = watch(&source, &out, &[])
             .spawn()
             .expect("start tickflow watch");
-        // A run takes about 15 ms to start and 20-40 ms per file (debug build).
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..120)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..kill_window)));
         if child.try_wait().expect("poll the watcher").is_none() {
             killed_running += 1;
         }

@@ -1,7 +1,8 @@
 //! `tickflow`: market tick data to bars and features, with SQL.
 //!
 //! Without a subcommand it starts the REPL; `tickflow sql` runs statements from the command line
-//! or a file. Every error is one line on stderr and a non-zero exit, never a panic.
+//! or a file. Every error is one line on stderr and a non-zero exit, never a panic. The map of the
+//! whole project is `ARCHITECTURE.md`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -10,10 +10,8 @@
 //! to reach the writer. When the partial states are sorted by the group keys (a table declared
 //! `WITH ORDER (symbol, ts)`), the final aggregation can instead run over a merge of the partial
 //! states, in the writer's task, streaming, with memory bounded by one group: one shuffle (of
-//! the partial states, as the map tasks wrote them) and two stages instead of three. Measured
-//! on this 2-core machine, 2 executors, 1-minute bars to one Parquet file, two runs each: 10M
-//! trades 1.22–1.34 s instead of 1.65–1.71 s, 100M trades 13.4–15.0 s instead of 16.6–17.1 s
-//! (benches/compare/analysis.md has the harness numbers).
+//! the partial states, as the map tasks wrote them) and two stages instead of three
+//! (benches/RESULTS.md has what that saves).
 //!
 //! [`FinalAfterMerge`] makes that rewrite where a `SortPreservingMergeExec` or
 //! `CoalescePartitionsExec` without a limit takes the output of projections and filters over a

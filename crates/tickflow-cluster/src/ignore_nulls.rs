@@ -4,9 +4,8 @@
 //! carry the last price forward over empty bars — is DataFusion's window function `last_value`
 //! with a flag held by the physical window expression. DataFusion 55's protobuf form of a
 //! window function has no place for that flag (it writes `false`), so every executor ran
-//! `last_value` respecting NULLs: on the cluster an empty bar stayed NULL instead of taking the
-//! last close, silently (found by the benchmark's gap-filling job). The same holds for
-//! `first_value`, `nth_value`, `lag` and `lead`.
+//! `last_value` respecting NULLs: an empty bar would stay NULL instead of taking the last
+//! close, silently. The same holds for `first_value`, `nth_value`, `lag` and `lead`.
 //!
 //! [`KeepIgnoreNulls`], a logical rule of the sessions that plan for the cluster, swaps such a
 //! function for [`IgnoringNulls`] of it: the same function under the same name, which always

@@ -4,10 +4,9 @@
 //! Over data ordered by (symbol, ts) the cluster's plan is sorted at every step: each map task
 //! aggregates its file into partial states in (symbol, bar) order, and a hash shuffle sends each
 //! reduce partition its rows *in that order from every map task*. Ballista's shuffle reader then
-//! concatenates those runs, so the reduce stage used to sort its whole input again
-//! ([`super::shuffle_order`]), and the last stage sorted the bars a third time before
-//! `SortPreservingMergeExec` wrote them to one file. Merging the runs costs a comparison per row
-//! against one open batch per map task; sorting costs a full sort of every row.
+//! concatenates those runs, so without this node the reduce stage sorts its whole input again
+//! ([`crate::shuffle_order`]). Merging the runs costs a comparison per row against one open
+//! batch per map task; sorting costs a full sort of every row.
 //!
 //! The node stands where that sort stood and means the same: every output partition is sorted
 //! by `expr`. It executes as

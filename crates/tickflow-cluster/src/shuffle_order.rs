@@ -5,9 +5,8 @@
 //! final aggregation, a window function over the bars — are planned on that order, without a
 //! sort of their own. Ballista cuts the plan into stages at that repartition, and its shuffle
 //! reader concatenates the map tasks' outputs: the order is gone, but nothing above knows. A
-//! window function then reads rows out of order and returns wrong values (found by the
-//! benchmark harness: a 20-bar moving average of 1-minute closes over a `WITH ORDER` table
-//! differed from DuckDB's in 355,253 of 365,370 rows on the cluster, and matched locally).
+//! window function then reads rows out of order and returns wrong values
+//! (`tests/tests/cluster.rs` compares such windows with the local result).
 //!
 //! [`ResortAfterShuffle`] rewrites each order-preserving hash repartition into a plain one with
 //! a [`ShuffleMergeExec`] of the same order above it, so the order the plan relies on is

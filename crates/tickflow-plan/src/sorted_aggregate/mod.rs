@@ -4,7 +4,7 @@
 //! by (symbol, ts). When DataFusion knows that order (`WITH ORDER (symbol ASC, ts ASC)`, as
 //! `tickflow ingest` registers its tables), it plans the aggregation with
 //! `ordering_mode=Sorted` — but DataFusion 55 still interns every row's key in a hash table
-//! (about a quarter of the CPU of a 1-minute bar query, measured with `perf`). On sorted input the
+//! (benches/RESULTS.md has the profile). On sorted input the
 //! rows of one group are adjacent, so the groups are simply the runs of equal keys: found by
 //! comparing each row with the previous one, vectorized, and aggregated with the same
 //! `GroupsAccumulator`s DataFusion uses. Memory stays bounded by one output batch.
