@@ -63,7 +63,7 @@ pub fn session_state(role: ClusterRole, config: SessionConfig) -> Result<Session
     let base = match role {
         ClusterRole::Client => None,
         ClusterRole::Scheduler | ClusterRole::Executor => {
-            Some(default_session_builder(config.clone())?)
+            Some(Box::new(default_session_builder(config.clone())?))
         }
     };
     let role = Role::Cluster {

@@ -71,7 +71,7 @@ pub enum Role {
     /// tickflow's extensions; `base` is the state the role starts from instead of DataFusion's
     /// defaults (Ballista's own, on the scheduler and the executors).
     Cluster {
-        base: Option<SessionState>,
+        base: Option<Box<SessionState>>,
         extension: Arc<dyn PlanExtension>,
     },
 }
@@ -94,10 +94,10 @@ pub fn session_state(role: Role, config: SessionConfig) -> Result<SessionState> 
     let (builder, extensions) = match role {
         Role::Local => (default_builder(config), extensions(None)),
         Role::Cluster { base, extension } => (
-            base.map_or_else(
-                || default_builder(config),
-                SessionStateBuilder::new_from_existing,
-            ),
+            match base {
+                Some(state) => SessionStateBuilder::new_from_existing(*state),
+                None => default_builder(config),
+            },
             extensions(Some(extension)),
         ),
     };
