@@ -71,8 +71,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
         },
         storage: Default::default(),
     })
-    .await
-    .map_err(err)?;
+    .await?;
     let done = watcher.checkpoint();
     eprintln!(
         "watching {} into {} ({} bars): {} trigger(s) committed, {} file(s), {} trades ({} late), {} bars",
@@ -87,7 +86,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
     );
     loop {
         let ran = tokio::select! {
-            ran = watcher.trigger() => ran.map_err(err)?,
+            ran = watcher.trigger() => ran?,
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("interrupted: the trigger in progress was not committed");
                 return Ok(());
@@ -97,7 +96,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
             Some(summary) => println!("{summary}"),
             None if args.once => {
                 if args.flush
-                    && let Some(summary) = watcher.flush().await.map_err(err)?
+                    && let Some(summary) = watcher.flush().await?
                 {
                     println!("{summary} (flush)");
                 }

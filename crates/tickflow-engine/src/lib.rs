@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod error;
 pub mod error_chain;
 pub mod r#gen; // `gen` is a reserved keyword in edition 2024
 pub mod ingest;
@@ -15,5 +16,6 @@ mod test_tables;
 pub mod watch;
 
 pub use catalog::Catalog;
+pub use error::Error;
 pub use r#gen::{GenFormat, GenOptions, GenSummary, generate};
 pub use session::{Engine, EngineConfig, context, local_context};
