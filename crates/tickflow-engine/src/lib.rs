@@ -1,6 +1,7 @@
 //! tickflow's engine: the one place a DataFusion session is assembled (DESIGN.md), the persistent
 //! table catalog, SQL script parameters, CSV ingest and synthetic data.
 
+pub mod bars;
 pub mod catalog;
 pub mod cluster;
 pub mod error;

@@ -43,6 +43,7 @@ use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::parquet::arrow::ArrowWriter;
 
+use crate::bars::BarWidth;
 use crate::error::{Context, Error, Result};
 use crate::ingest::parse::{self, ParseOptions, Shape};
 use crate::storage::SessionStorage;
@@ -57,8 +58,8 @@ pub struct WatchOptions {
     pub source: String,
     /// The bar table directory.
     pub out: PathBuf,
-    /// Bar width: any `time_bucket` width (`1 minute`, `5 minutes`).
-    pub width: String,
+    /// Bar width (`1 minute`, `5 minutes`).
+    pub width: BarWidth,
     /// Files taken per trigger at most.
     pub files_per_trigger: usize,
     /// How far behind the latest trade a trade may arrive and still be merged: a bucket closes
@@ -124,8 +125,8 @@ impl Watcher {
         };
         let mut checkpoint = layout.recover()?;
         if checkpoint.trigger == 0 {
-            checkpoint.width = opts.width.clone();
-        } else if checkpoint.width != opts.width {
+            checkpoint.width = opts.width.to_string();
+        } else if checkpoint.width != opts.width.as_str() {
             return Err(Error::invalid(format!(
                 "{} holds {} bars; it cannot continue with {} bars (use another --out)",
                 opts.out.display(),
