@@ -38,6 +38,11 @@ const BAR_BUFFER_BYTES: usize = 64 << 20;
 /// `OUT/SYMBOL_full_1min.txt`: one-minute bars per symbol over all days. Bars are formatted into
 /// per-symbol buffers and appended to each symbol's temporary file at the end of every day (or
 /// sooner when the buffers grow large); all files are renamed into place at the end.
+///
+/// It is its own loop, not `sql/01_bars.sql`: it writes *input* files in the shape published
+/// minute-bar files have (no `seq`, prices in cents, integer volume, New York minutes), as the
+/// trades stream past, so no query ever holds the whole tape. `tests/gen.rs` of tickflow-cli
+/// checks its bars equal `ohlc` and `total_volume` over the same trades.
 pub(in crate::r#gen) struct BarWriter {
     paths: Vec<PathBuf>,
     bars: Vec<Bar>,
