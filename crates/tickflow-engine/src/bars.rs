@@ -12,7 +12,7 @@ use datafusion::arrow::compute::kernels::cast_utils::{
 };
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
 
-use crate::error::{Error, Result};
+use crate::error::InvalidValue;
 
 /// The text of `sql/01_bars.sql`.
 pub const BARS_SQL: &str = include_str!("../../../sql/01_bars.sql");
@@ -43,8 +43,8 @@ pub struct BarWidth {
 }
 
 impl BarWidth {
-    pub fn parse(text: &str) -> Result<BarWidth> {
-        let bad = |why: &str| Error::invalid(format!("bar width '{text}' {why}"));
+    pub fn parse(text: &str) -> Result<BarWidth, InvalidValue> {
+        let bad = |why: &str| InvalidValue(format!("bar width '{text}' {why}"));
         // Exactly how the SQL planner reads `INTERVAL '<text>'` (a bare number is seconds).
         let interval = parse_interval_month_day_nano_config(
             text,
@@ -89,9 +89,9 @@ impl BarWidth {
 }
 
 impl FromStr for BarWidth {
-    type Err = Error;
+    type Err = InvalidValue;
 
-    fn from_str(text: &str) -> Result<BarWidth> {
+    fn from_str(text: &str) -> Result<BarWidth, InvalidValue> {
         BarWidth::parse(text)
     }
 }
@@ -107,7 +107,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn widths_that_time_bucket_takes() -> Result<()> {
+    fn widths_that_time_bucket_takes() -> Result<(), InvalidValue> {
         const MINUTE: i64 = 60_000_000_000;
         assert_eq!(
             BarWidth::parse("5 minutes")?.interval(),

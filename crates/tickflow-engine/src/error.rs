@@ -46,8 +46,8 @@ pub enum Error {
     #[error("{what}: {source}")]
     Format { what: String, source: BoxError },
     /// Input or options that cannot be used as given; the message names them and says why.
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
     /// A broken invariant (a worker thread that panicked, a column of the wrong type).
     #[error("{0}")]
     Internal(String),
@@ -56,9 +56,16 @@ pub enum Error {
     DataFusion(#[from] DataFusionError),
 }
 
+/// Why a value (of an option, a flag, a setting) is refused, without the option's name: whoever
+/// reads the option adds it (`cache.max_size: '5 parsecs': unknown unit ...`,
+/// `--allowed-lateness: ...`). Value parsers return it, as `str::parse` returns `ParseIntError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
 impl Error {
     pub fn invalid(message: impl Into<String>) -> Error {
-        Error::Invalid(message.into())
+        Error::Invalid(InvalidValue(message.into()))
     }
 
     pub fn internal(message: impl Into<String>) -> Error {

@@ -31,11 +31,7 @@ use datafusion::common::{Result, config_err};
 use datafusion::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::prelude::SessionConfig;
 
-/// Why a value is refused, without the option's name: whoever reads the option adds it
-/// (`cache.max_size: '5 parsecs': unknown unit ...`, `--allowed-lateness: ...`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidValue(pub String);
+use crate::error::InvalidValue;
 
 /// One family of options (`s3`, `azure`, `gcs`, `storage`, `cache`): its prefix and how a key
 /// is checked.

@@ -28,8 +28,9 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 use url::Url;
 
 use super::block_cache::{self, BlockCache};
-use super::options::{InvalidValue, SessionStorage, parse_duration, parse_size, parse_switch};
+use super::options::{SessionStorage, parse_duration, parse_size, parse_switch};
 use super::remote_store::RemoteStore;
+use crate::error::InvalidValue;
 
 /// Retries of a failed request when `storage.max_retries` is not set.
 pub const DEFAULT_MAX_RETRIES: usize = 3;

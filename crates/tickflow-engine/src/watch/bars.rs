@@ -401,7 +401,7 @@ mod tests {
     /// are the bars a batch run of `01_bars.sql` computes over the same trades.
     #[tokio::test]
     async fn steps_give_the_bars_of_01_bars_sql() -> Result<()> {
-        let width = BarWidth::parse("5 minutes")?;
+        let width = BarWidth::parse("5 minutes").map_err(|e| DataFusionError::Plan(e.0))?;
         let first = trades(
             "2024-01-02,09:30:00,A,10.0,100,Q,,1\n\
              2024-01-02,09:31:00,B,20.5,5,Q,,2\n\
