@@ -2,12 +2,15 @@
 //!
 //! Every message is one line a user can act on: it names the file (and line and column), the
 //! object or the option to fix, and keeps its cause in `source()`
-//! ([`crate::error_chain::error_chain`] prints both).
+//! ([`crate::error_chain::error_chain`] prints both). Value parsers (storage options, bar
+//! widths, the CLI's flags) return [`InvalidValue`], the reason alone, for the caller to prefix
+//! with the option's name.
+//!
 //! The parts of the engine that plug into DataFusion (the session, storage options and stores,
-//! plan nodes, script parameters) return [`DataFusionError`], as DataFusion's traits require;
-//! such an error met inside ingest or the watcher is kept whole ([`Error::DataFusion`]), and
-//! [`From<Error> for DataFusionError`](#impl-From<Error>-for-DataFusionError) is the one place an
-//! engine error becomes a DataFusion one (the CLI's `?`).
+//! plan nodes, script parameters) and the generator return [`DataFusionError`], as DataFusion's
+//! traits require; such an error met inside ingest or the watcher is kept whole
+//! ([`Error::DataFusion`]). `From<Error> for DataFusionError` below is the one place an engine
+//! error becomes a DataFusion one (the CLI's `?`).
 
 use std::fmt::Display;
 
