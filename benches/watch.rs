@@ -45,7 +45,7 @@ fn options(source: &Path, out: &Path, files_per_trigger: usize) -> WatchOptions 
     WatchOptions {
         source: source.display().to_string(),
         out: out.to_path_buf(),
-        width: "1 minute".into(),
+        width: "1 minute".parse().expect("a bar width"),
         files_per_trigger,
         allowed_lateness: std::time::Duration::ZERO,
         parse: ParseOptions::default(),

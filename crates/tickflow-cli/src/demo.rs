@@ -131,8 +131,7 @@ pub async fn run(session: &mut Session, args: DemoArgs) -> Result<()> {
             let summary =
                 tokio::task::spawn_blocking(move || ingest(&options, &Progress::default()))
                     .await
-                    .map_err(|e| DataFusionError::Execution(format!("ingest failed: {e}")))?
-                    .map_err(DataFusionError::Execution)?;
+                    .map_err(|e| DataFusionError::Execution(format!("ingest failed: {e}")))??;
             eprintln!(
                 "      {} rows, {} partitions, {} files, {:.0} rows/s",
                 summary.rows,

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use datafusion::common::{DataFusionError, Result, exec_err};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tickflow_engine::error::InvalidValue;
 use tickflow_engine::{GenFormat, GenOptions, generate};
 
 /// `tickflow gen`: synthetic trades like a TAQ trade file.
@@ -76,7 +77,7 @@ impl From<GenFormatArg> for GenFormat {
 }
 
 /// Parses a row count: `5000`, `1_000_000`, `10M`, `2.5k`, `1e6`, `3B`.
-pub fn parse_rows(s: &str) -> std::result::Result<u64, String> {
+pub fn parse_rows(s: &str) -> std::result::Result<u64, InvalidValue> {
     let t = s.trim().replace('_', "");
     let (number, multiplier) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
         Some('K') => (&t[..t.len() - 1], 1e3),
@@ -84,7 +85,11 @@ pub fn parse_rows(s: &str) -> std::result::Result<u64, String> {
         Some('B') | Some('G') => (&t[..t.len() - 1], 1e9),
         _ => (t.as_str(), 1.0),
     };
-    let bad = || format!("'{s}' is not a row count (examples: 5000, 10M, 2.5K, 1e6)");
+    let bad = || {
+        InvalidValue(format!(
+            "'{s}' is not a row count (examples: 5000, 10M, 2.5K, 1e6)"
+        ))
+    };
     if multiplier == 1.0
         && let Ok(n) = number.parse::<u64>()
     {
@@ -98,9 +103,9 @@ pub fn parse_rows(s: &str) -> std::result::Result<u64, String> {
     Ok(n as u64)
 }
 
-fn parse_date(s: &str) -> std::result::Result<NaiveDate, String> {
+fn parse_date(s: &str) -> std::result::Result<NaiveDate, InvalidValue> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|e| format!("'{s}' is not a date YYYY-MM-DD: {e}"))
+        .map_err(|e| InvalidValue(format!("'{s}' is not a date YYYY-MM-DD: {e}")))
 }
 
 /// Whether `dir` exists and holds anything.

@@ -107,8 +107,7 @@ impl IngestArgs {
                 delimiter,
                 timestamp_format: self.timestamp_format.clone(),
                 source_tz,
-                symbol_from_filename: SymbolFromName::parse(&self.symbol_from_filename)
-                    .map_err(err)?,
+                symbol_from_filename: SymbolFromName::parse(&self.symbol_from_filename)?,
             },
             rejects: self.rejects.clone(),
             jobs: self.jobs.max(1),
@@ -152,9 +151,7 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         }
     };
     bar.finish_and_clear();
-    let summary = result
-        .map_err(|e| err(format!("ingest task failed: {e}")))?
-        .map_err(err)?;
+    let summary = result.map_err(|e| err(format!("ingest task failed: {e}")))??;
     let mut lines = vec![format!(
         "ingested {} file(s) into {}: {} rows, {} rejected, {} skipped (unchanged), {} Parquet file(s) in {} partition(s), {:.2} s, {:.0} rows/s",
         summary.files - summary.skipped,

@@ -8,6 +8,7 @@ use clap::Args;
 use datafusion::common::Result;
 
 use crate::ingest::{err, source_tz};
+use tickflow_engine::bars::BarWidth;
 use tickflow_engine::ingest::ParseOptions;
 use tickflow_engine::watch::{WatchOptions, Watcher};
 
@@ -26,9 +27,10 @@ pub struct WatchArgs {
     /// The bar table directory (its bookkeeping is in OUT/_watch, late trades in OUT/_late)
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
-    /// Bar width: any time_bucket width
+    /// Bar width: a positive interval, a fixed length ('1 minute', '5 minutes', '1 hour', '1 day')
+    /// or whole months
     #[arg(long, default_value = "1 minute", value_name = "WIDTH")]
-    pub bar_width: String,
+    pub bar_width: BarWidth,
     /// Files taken per trigger at most
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub files_per_trigger: usize,
@@ -71,8 +73,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
         },
         storage: Default::default(),
     })
-    .await
-    .map_err(err)?;
+    .await?;
     let done = watcher.checkpoint();
     eprintln!(
         "watching {} into {} ({} bars): {} trigger(s) committed, {} file(s), {} trades ({} late), {} bars",
@@ -87,7 +88,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
     );
     loop {
         let ran = tokio::select! {
-            ran = watcher.trigger() => ran.map_err(err)?,
+            ran = watcher.trigger() => ran?,
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("interrupted: the trigger in progress was not committed");
                 return Ok(());
@@ -97,7 +98,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
             Some(summary) => println!("{summary}"),
             None if args.once => {
                 if args.flush
-                    && let Some(summary) = watcher.flush().await.map_err(err)?
+                    && let Some(summary) = watcher.flush().await?
                 {
                     println!("{summary} (flush)");
                 }

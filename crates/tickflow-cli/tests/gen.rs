@@ -1,6 +1,7 @@
 //! `tickflow gen` as a process: the files it writes are queryable with `tickflow sql` (Parquet by
-//! path and as an external table with its hive partition `date`; the TAQ-style CSV), minute bars,
-//! and a non-empty --out is refused without --force.
+//! path and as an external table with its hive partition `date`; the TAQ-style CSV), minute bars
+//! (equal to the bars SQL computes from the same trades), and a non-empty --out is refused
+//! without --force.
 
 use std::path::Path;
 
@@ -116,6 +117,53 @@ fn minute_bars_per_symbol() {
         assert_eq!(first.split(',').count(), 6, "{first}");
         assert!(first.starts_with("2024-03-08 ") || first.starts_with("2024-03-11 "));
     }
+}
+
+/// The minute-bar files (gen's own streaming loop) hold the bars SQL computes from the same
+/// generated trades: `ohlc(ts, price, seq)` and `total_volume(size)` per symbol and New York
+/// minute.
+#[test]
+fn minute_bars_equal_ohlc_and_total_volume_over_the_same_trades() {
+    let dir = TempDir::new().expect("tempdir");
+    let (trades, bars) = (dir.path().join("trades"), dir.path().join("bars"));
+    run_gen(&dir, &trades, "parquet").success();
+    run_gen(&dir, &bars, "minute-bars").success();
+    let sql = format!(
+        "SELECT symbol,
+                to_char(start AT TIME ZONE 'America/New_York', '%Y-%m-%d %H:%M:%S') AS minute,
+                CAST(bar['open'] AS DECIMAL(18, 2)) AS open,
+                CAST(bar['high'] AS DECIMAL(18, 2)) AS high,
+                CAST(bar['low'] AS DECIMAL(18, 2)) AS low,
+                CAST(bar['close'] AS DECIMAL(18, 2)) AS close,
+                volume
+         FROM (SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS start,
+                      ohlc(ts, price, seq) AS bar, total_volume(size) AS volume
+               FROM '{}/' GROUP BY 1, 2)
+         ORDER BY symbol, minute",
+        trades.display()
+    );
+    let mut from_sql: Vec<String> = sql_csv(&dir, &sql)
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let mut from_files = Vec::new();
+    for entry in std::fs::read_dir(&bars).expect("bars dir") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let symbol = name.strip_suffix("_full_1min.txt").expect("a bar file");
+        for line in std::fs::read_to_string(&path).expect("bars").lines() {
+            from_files.push(format!("{symbol},{line}"));
+        }
+    }
+    from_files.sort();
+    from_sql.sort();
+    assert!(from_sql.len() > 100, "{} bars", from_sql.len());
+    assert_eq!(from_files, from_sql);
 }
 
 #[test]

@@ -57,7 +57,7 @@ pub fn scheduler_address(url: &str) -> Result<String> {
 /// that merely listens.
 pub async fn check_scheduler(url: &str) -> Result<()> {
     let address = scheduler_address(url)?;
-    let unreachable = |why: String| {
+    let unreachable = |why: Unreachable| {
         DataFusionError::Execution(format!(
             "cannot reach the Ballista scheduler at {url} ({why}); is tickflow-scheduler running \
              there? Start one with `tickflow-scheduler --bind-port PORT`, or use --standalone"
@@ -66,26 +66,31 @@ pub async fn check_scheduler(url: &str) -> Result<()> {
     match tokio::time::timeout(CONNECT_TIMEOUT, ask_scheduler(address)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(why)) => Err(unreachable(why)),
-        Err(_) => Err(unreachable(format!(
+        Err(_) => Err(unreachable(Unreachable(format!(
             "no answer within {} s",
             CONNECT_TIMEOUT.as_secs()
-        ))),
+        )))),
     }
 }
 
+/// Why a scheduler did not answer: the transport error and its causes, on one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Unreachable(String);
+
 /// One round trip to the scheduler: the status of a job that does not exist. Any reply from the
 /// scheduler itself, "no such job" included, means it is there; transport failures mean it is not.
-async fn ask_scheduler(address: String) -> std::result::Result<(), String> {
+async fn ask_scheduler(address: String) -> std::result::Result<(), Unreachable> {
     let mut client = SchedulerGrpcClient::connect(address)
         .await
-        .map_err(|e| error_chain(&e))?;
+        .map_err(|e| Unreachable(error_chain(&e)))?;
     let probe = GetJobStatusParams {
         job_id: "tickflow-connection-check".to_string(),
     };
     match client.get_job_status(probe).await {
         Ok(_) => Ok(()),
         Err(status) if matches!(status.code(), Code::Unavailable | Code::Unknown) => {
-            Err(error_chain(&status))
+            Err(Unreachable(error_chain(&status)))
         }
         Err(_) => Ok(()),
     }

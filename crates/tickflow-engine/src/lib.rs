@@ -3,7 +3,9 @@
 //! synthetic market. Ballista is not here: tickflow-cluster builds on this crate. The map of the
 //! whole project is `ARCHITECTURE.md`.
 
+pub mod bars;
 pub mod catalog;
+pub mod error;
 pub mod error_chain;
 pub mod r#gen; // `gen` is a reserved keyword in edition 2024
 pub mod ingest;
@@ -13,5 +15,6 @@ pub mod storage;
 pub mod watch;
 
 pub use catalog::Catalog;
+pub use error::Error;
 pub use r#gen::{GenFormat, GenOptions, GenSummary, generate};
 pub use session::{Engine, EngineConfig, Role, local_context, session_state};

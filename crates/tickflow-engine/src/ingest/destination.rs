@@ -21,6 +21,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use url::Url;
 
 use super::manifest::{MANIFEST, META_DIR, Manifest, sync_dir};
+use crate::error::{Context, Error, Result};
 use crate::storage::{SessionStorage, StoreRegistry};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 
@@ -64,18 +65,19 @@ pub fn is_remote(out: &Path) -> bool {
 impl Destination {
     /// Opens `out`: creates a local directory (and removes staging directories of killed runs),
     /// or connects to the store of a remote prefix.
-    pub fn open(out: &Path, storage: &SessionStorage) -> Result<Destination, String> {
+    pub fn open(out: &Path, storage: &SessionStorage) -> Result<Destination> {
         if !is_remote(out) {
-            fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+            fs::create_dir_all(out).context(out.display())?;
             return Ok(Destination::Local(out.to_path_buf()));
         }
         let text = out.to_string_lossy();
-        let url = Url::parse(&text).map_err(|e| format!("{text}: not a location URL: {e}"))?;
+        let url = Url::parse(&text)
+            .map_err(|e| Error::invalid(format!("{text}: not a location URL: {e}")))?;
         let store = StoreRegistry::new(storage.clone())
             .get_store(&url)
-            .map_err(|e| format!("{text}: {e}"))?;
+            .map_err(|e| Error::invalid(format!("{text}: {e}")))?;
         let prefix = ObjectPath::from_url_path(url.path())
-            .map_err(|e| format!("{text}: bad object path: {e}"))?;
+            .map_err(|e| Error::invalid(format!("{text}: bad object path: {e}")))?;
         let staging = std::env::temp_dir().join(format!(
             "tickflow-ingest-{}-{}",
             std::process::id(),
@@ -101,7 +103,7 @@ impl Destination {
         }
     }
 
-    pub fn load_manifest(&self) -> Result<Manifest, String> {
+    pub fn load_manifest(&self) -> Result<Manifest> {
         match self {
             Destination::Local(dir) => Manifest::load(dir),
             Destination::Remote(remote) => {
@@ -110,18 +112,18 @@ impl Destination {
                 block_on(async move {
                     match store.get(&location).await {
                         Ok(got) => {
-                            let bytes = got.bytes().await.map_err(|e| format!("{what}: {e}"))?;
+                            let bytes = got.bytes().await.context(&what)?;
                             Manifest::from_json(&bytes, &what)
                         }
                         Err(object_store::Error::NotFound { .. }) => Ok(Manifest::default()),
-                        Err(e) => Err(format!("{what}: {e}")),
+                        Err(e) => Err(e).context(what),
                     }
                 })
             }
         }
     }
 
-    pub fn save_manifest(&self, manifest: &Manifest) -> Result<(), String> {
+    pub fn save_manifest(&self, manifest: &Manifest) -> Result<()> {
         match self {
             Destination::Local(dir) => {
                 sync_dir(dir);
@@ -136,7 +138,7 @@ impl Destination {
                         .put(&location, PutPayload::from(json))
                         .await
                         .map(|_| ())
-                        .map_err(|e| format!("{what}: {e}"))
+                        .context(what)
                 })
             }
         }
@@ -144,7 +146,7 @@ impl Destination {
 
     /// Moves a staged file to `relative` (`date=…/name.parquet`). Returns the partition it
     /// went to.
-    pub fn publish(&self, staged: &Path, relative: &str) -> Result<String, String> {
+    pub fn publish(&self, staged: &Path, relative: &str) -> Result<String> {
         let partition = relative
             .rsplit_once('/')
             .map_or("", |(dir, _)| dir)
@@ -153,9 +155,8 @@ impl Destination {
             Destination::Local(out) => {
                 let target = out.join(relative);
                 let dir = target.parent().unwrap_or(out).to_path_buf();
-                fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                fs::rename(staged, &target)
-                    .map_err(|e| format!("moving to {}: {e}", target.display()))?;
+                fs::create_dir_all(&dir).context(dir.display())?;
+                fs::rename(staged, &target).context(format!("moving to {}", target.display()))?;
                 sync_dir(&dir);
             }
             Destination::Remote(remote) => {
@@ -163,24 +164,18 @@ impl Destination {
                 let store = &remote.store;
                 let source = staged.to_path_buf();
                 block_on(async move {
-                    let size = fs::metadata(&source)
-                        .map_err(|e| format!("{}: {e}", source.display()))?
-                        .len();
+                    let size = fs::metadata(&source).context(source.display())?.len();
                     if size <= PART as u64 {
                         // One PUT: the object appears whole or not at all.
-                        let bytes =
-                            fs::read(&source).map_err(|e| format!("{}: {e}", source.display()))?;
+                        let bytes = fs::read(&source).context(source.display())?;
                         return store
                             .put(&location, PutPayload::from(bytes))
                             .await
                             .map(|_| ())
-                            .map_err(|e| format!("{what}: {e}"));
+                            .context(what);
                     }
                     // A multipart upload: invisible until it completes, aborted on error.
-                    let upload = store
-                        .put_multipart(&location)
-                        .await
-                        .map_err(|e| format!("{what}: {e}"))?;
+                    let upload = store.put_multipart(&location).await.context(&what)?;
                     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
                     let copied = (|| -> std::io::Result<()> {
                         use std::io::Read;
@@ -196,13 +191,9 @@ impl Destination {
                     })();
                     if let Err(e) = copied {
                         let _ = writer.abort().await;
-                        return Err(format!("{}: {e}", source.display()));
+                        return Err(e).context(source.display());
                     }
-                    writer
-                        .finish()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| format!("{what}: {e}"))
+                    writer.finish().await.map(|_| ()).context(what)
                 })?;
                 let _ = fs::remove_file(staged);
             }
@@ -230,10 +221,10 @@ fn manifest_relative() -> String {
 
 /// Runs `f` to completion on a runtime of its own, on a thread of its own: ingest is blocking
 /// code that may itself run inside an async runtime (`spawn_blocking`).
-fn block_on<T, F>(f: F) -> Result<T, String>
+fn block_on<T, F>(f: F) -> Result<T>
 where
     T: Send,
-    F: Future<Output = Result<T, String>> + Send,
+    F: Future<Output = Result<T>> + Send,
 {
     std::thread::scope(|scope| {
         scope
@@ -241,10 +232,10 @@ where
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| format!("cannot start an I/O runtime: {e}"))?
+                    .context("cannot start an I/O runtime")?
                     .block_on(f)
             })
             .join()
-            .map_err(|_| "the object store thread panicked".to_string())?
+            .map_err(|_| Error::internal("the object store thread panicked"))?
     })
 }

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Context, Error, Result};
+
 /// Directory of tickflow's bookkeeping inside an output directory.
 pub const META_DIR: &str = "_tickflow";
 /// The manifest's name inside [`META_DIR`].
@@ -42,30 +44,29 @@ pub fn manifest_path(dir: &Path) -> PathBuf {
 }
 
 impl Manifest {
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub fn load(dir: &Path) -> Result<Self> {
         let path = manifest_path(dir);
         match fs::read(&path) {
             Ok(bytes) => Self::from_json(&bytes, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(e) => Err(e).context(path.display()),
         }
     }
 
     /// A manifest read from `what` (a path or URL, for the message).
-    pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, String> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| format!("{what}: not a tickflow ingest manifest: {e}"))
+    pub fn from_json(bytes: &[u8], what: &str) -> Result<Self> {
+        serde_json::from_slice(bytes).context(format!("{what}: not a tickflow ingest manifest"))
     }
 
-    pub fn to_json(&self) -> Result<Vec<u8>, String> {
-        serde_json::to_vec_pretty(self).map_err(|e| e.to_string())
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| Error::internal(e.to_string()))
     }
 
     /// Writes the manifest atomically.
-    pub fn save(&self, dir: &Path) -> Result<(), String> {
+    pub fn save(&self, dir: &Path) -> Result<()> {
         let path = manifest_path(dir);
         let meta = dir.join(META_DIR);
-        fs::create_dir_all(&meta).map_err(|e| format!("{}: {e}", meta.display()))?;
+        fs::create_dir_all(&meta).context(meta.display())?;
         let tmp = meta.join(format!("{MANIFEST}.tmp-{}", std::process::id()));
         let json = self.to_json()?;
         let write = || -> std::io::Result<()> {
@@ -76,7 +77,7 @@ impl Manifest {
             sync_dir(&meta);
             Ok(())
         };
-        write().map_err(|e| format!("{}: {e}", path.display()))
+        write().context(path.display())
     }
 }
 

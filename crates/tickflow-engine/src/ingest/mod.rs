@@ -31,6 +31,8 @@ use std::time::Instant;
 
 pub use parse::{ParseOptions, Shape, SymbolFromName};
 
+use crate::error::{BoxError, Context, Error, Result};
+
 use destination::Destination;
 use manifest::{Manifest, SourceEntry, fnv1a64};
 use write::StagedFile;
@@ -91,14 +93,13 @@ impl IngestSummary {
 }
 
 /// Files, globs and directories → the sorted, de-duplicated list of files.
-pub fn expand_sources(sources: &[String]) -> Result<Vec<PathBuf>, String> {
+pub fn expand_sources(sources: &[String]) -> Result<Vec<PathBuf>> {
     let mut out = BTreeSet::new();
     for s in sources {
         let p = Path::new(s);
         if p.is_dir() {
-            let entries = fs::read_dir(p).map_err(|e| format!("{s}: {e}"))?;
-            for entry in entries {
-                let path = entry.map_err(|e| format!("{s}: {e}"))?.path();
+            for entry in fs::read_dir(p).context(s)? {
+                let path = entry.context(s)?.path();
                 let ext = path
                     .extension()
                     .and_then(|e| e.to_str())
@@ -110,24 +111,26 @@ pub fn expand_sources(sources: &[String]) -> Result<Vec<PathBuf>, String> {
         } else if p.is_file() {
             out.insert(p.to_path_buf());
         } else if s.contains(['*', '?', '[']) {
-            let paths = glob::glob(s).map_err(|e| format!("{s}: bad glob: {e}"))?;
+            let paths = glob::glob(s).map_err(|e| Error::invalid(format!("{s}: bad glob: {e}")))?;
             let mut any = false;
             for path in paths {
-                let path = path.map_err(|e| format!("{s}: {e}"))?;
+                let path = path.map_err(std::io::Error::other).context(s)?;
                 if path.is_file() {
                     out.insert(path);
                     any = true;
                 }
             }
             if !any {
-                return Err(format!("{s}: no files match"));
+                return Err(Error::invalid(format!("{s}: no files match")));
             }
         } else {
-            return Err(format!("{s}: no such file or directory"));
+            return Err(Error::invalid(format!("{s}: no such file or directory")));
         }
     }
     if out.is_empty() {
-        return Err("no source files (give CSV files, globs or directories)".into());
+        return Err(Error::invalid(
+            "no source files (give CSV files, globs or directories)",
+        ));
     }
     Ok(out.into_iter().collect())
 }
@@ -201,7 +204,7 @@ impl Drop for Staging {
 }
 
 /// Runs an ingest. Blocking; parses `opts.jobs` files at a time on scoped threads.
-pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary, String> {
+pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary> {
     let started = Instant::now();
     let files = expand_sources(&opts.sources)?;
     progress
@@ -213,16 +216,16 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     }
     let mut manifest = destination.load_manifest()?;
     let staging_dir = destination.staging_dir();
-    fs::create_dir_all(&staging_dir).map_err(|e| format!("{}: {e}", staging_dir.display()))?;
+    fs::create_dir_all(&staging_dir).context(staging_dir.display())?;
     let staging = Staging(staging_dir);
 
     let canonical: Vec<PathBuf> = files
         .iter()
-        .map(|f| fs::canonicalize(f).map_err(|e| format!("{}: {e}", f.display())))
-        .collect::<Result<_, _>>()?;
+        .map(|f| fs::canonicalize(f).context(f.display()))
+        .collect::<Result<_>>()?;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<FileOutcome, String>>>> =
+    let results: Mutex<Vec<Option<Result<FileOutcome>>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
     let strict = opts.rejects.is_none();
     let jobs = opts.jobs.clamp(1, files.len());
@@ -255,7 +258,9 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
             });
         }
     });
-    let results = results.into_inner().map_err(|e| e.to_string())?;
+    let results = results
+        .into_inner()
+        .map_err(|e| Error::internal(e.to_string()))?;
     let mut outcomes = Vec::with_capacity(files.len());
     for r in results {
         match r {
@@ -265,7 +270,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
         }
     }
     if outcomes.len() != files.len() {
-        return Err("ingest stopped before every file was read".into());
+        return Err(Error::internal("ingest stopped before every file was read"));
     }
 
     let mut summary = IngestSummary {
@@ -319,9 +324,9 @@ fn ingest_one(
     staging: &Path,
     strict: bool,
     progress: &Progress,
-) -> Result<FileOutcome, String> {
+) -> Result<FileOutcome> {
     let display = path.display().to_string();
-    let data = fs::read(path).map_err(|e| format!("{display}: {e}"))?;
+    let data = fs::read(path).context(&display)?;
     let hash = format!("{:016x}", fnv1a64(&data));
     let key = canonical.to_string_lossy();
     if manifest
@@ -344,8 +349,7 @@ fn ingest_one(
         strict,
         &progress.rows,
     )?;
-    let staged = write::write_partitions(&parsed, staging, &output_name(canonical))
-        .map_err(|e| format!("{display}: {e}"))?;
+    let staged = write::write_partitions(&parsed, staging, &output_name(canonical), &display)?;
     let entry = SourceEntry {
         size: data.len() as u64,
         hash,
@@ -361,9 +365,9 @@ fn ingest_one(
 }
 
 /// `file,line,column,reason,record` — `record` is the row's bytes as they were in the source.
-fn write_rejects(path: &Path, files: &[PathBuf], outcomes: &[FileOutcome]) -> Result<(), String> {
+fn write_rejects(path: &Path, files: &[PathBuf], outcomes: &[FileOutcome]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let write = || -> Result<(), Box<dyn std::error::Error>> {
+    let write = || -> Result<(), BoxError> {
         let mut w = csv::Writer::from_writer(fs::File::create(&tmp)?);
         w.write_record(["file", "line", "column", "reason", "record"])?;
         for (file, outcome) in files.iter().zip(outcomes) {
@@ -380,7 +384,7 @@ fn write_rejects(path: &Path, files: &[PathBuf], outcomes: &[FileOutcome]) -> Re
                 }
             }
         }
-        let mut f = w.into_inner().map_err(|e| e.to_string())?;
+        let mut f = w.into_inner().map_err(|e| e.into_error())?;
         f.flush()?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -388,7 +392,7 @@ fn write_rejects(path: &Path, files: &[PathBuf], outcomes: &[FileOutcome]) -> Re
     };
     write().map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        format!("rejects file {}: {e}", path.display())
+        Error::format(format!("rejects file {}", path.display()), e)
     })
 }
 

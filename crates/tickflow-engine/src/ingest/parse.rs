@@ -13,6 +13,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::record_batch::RecordBatch;
 use regex::Regex;
 
+use crate::error::{Context, Error, Result};
+
 /// `seq` = `file_index << SEQ_FILE_SHIFT | line`: source order within a file, then file order
 /// (the sorted order of the sources of one run). 2^40 lines per file, 2^23 files per run.
 pub const SEQ_FILE_SHIFT: u32 = 40;
@@ -42,13 +44,15 @@ pub enum SymbolFromName {
 
 impl SymbolFromName {
     /// `prefix` (default) or a regex with one capture group.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self> {
         if spec.is_empty() || spec == "prefix" {
             return Ok(Self::PrefixBeforeUnderscore);
         }
-        Regex::new(spec)
-            .map(Self::Regex)
-            .map_err(|e| format!("--symbol-from-filename: invalid regex '{spec}': {e}"))
+        Regex::new(spec).map(Self::Regex).map_err(|e| {
+            Error::invalid(format!(
+                "--symbol-from-filename: invalid regex '{spec}': {e}"
+            ))
+        })
     }
 
     fn extract(&self, file_name: &str) -> Option<String> {
@@ -177,7 +181,8 @@ impl TradeLayout {
         }
     }
 
-    fn from_header(names: &[String]) -> Result<Self, String> {
+    /// The layout a header names (an error is about the header's first column).
+    fn from_header(names: &[String]) -> std::result::Result<Self, FieldErr> {
         let find = |aliases: &[&str]| {
             names
                 .iter()
@@ -185,10 +190,13 @@ impl TradeLayout {
         };
         let required = |what: &str, aliases: &[&str]| {
             find(aliases).ok_or_else(|| {
-                format!(
-                    "header has no {what} column (expected one of {}; found {})",
-                    aliases.join(", "),
-                    names.join(",")
+                FieldErr::new(
+                    0,
+                    format!(
+                        "header has no {what} column (expected one of {}; found {})",
+                        aliases.join(", "),
+                        names.join(",")
+                    ),
                 )
             })
         };
@@ -196,9 +204,12 @@ impl TradeLayout {
         let time = find(&["time", "trade_time"]);
         let ts = find(&["ts", "timestamp", "datetime"]);
         if ts.is_none() && (date.is_none() || time.is_none()) {
-            return Err(format!(
-                "header needs date and time columns or a ts/timestamp column; found {}",
-                names.join(",")
+            return Err(FieldErr::new(
+                0,
+                format!(
+                    "header needs date and time columns or a ts/timestamp column; found {}",
+                    names.join(",")
+                ),
             ));
         }
         Ok(Self {
@@ -239,7 +250,12 @@ impl LocalToUtc {
 
     /// UTC nanoseconds of a local date and nanosecond of day. Ambiguous times (DST fall-back)
     /// take the earlier instant; times in a DST gap are an error.
-    fn convert(&mut self, date: NaiveDate, nanos_of_day: i64) -> Result<i64, String> {
+    fn convert(
+        &mut self,
+        date: NaiveDate,
+        nanos_of_day: i64,
+        column: usize,
+    ) -> std::result::Result<i64, FieldErr> {
         if self.day != Some(date) {
             self.day = Some(date);
             let offset_at = |t: NaiveTime| {
@@ -265,13 +281,16 @@ impl LocalToUtc {
             u32::try_from(secs).unwrap_or(0),
             u32::try_from(nanos_of_day % NANOS_PER_SEC).unwrap_or(0),
         )
-        .ok_or_else(|| "time of day out of range".to_string())?;
+        .ok_or_else(|| FieldErr::new(column, "time of day out of range".to_string()))?;
         let local = date.and_time(time);
         match self.tz.offset_from_local_datetime(&local).earliest() {
             Some(o) => Ok(local_nanos - i64::from(o.fix().local_minus_utc()) * NANOS_PER_SEC),
-            None => Err(format!(
-                "time {local} does not exist in {} (daylight saving gap)",
-                self.tz
+            None => Err(FieldErr::new(
+                column,
+                format!(
+                    "time {local} does not exist in {} (daylight saving gap)",
+                    self.tz
+                ),
             )),
         }
     }
@@ -300,6 +319,16 @@ struct FieldErr {
 impl FieldErr {
     fn new(column: usize, reason: String) -> Self {
         Self { column, reason }
+    }
+
+    /// The error of the record at `line` of `file`.
+    fn at(self, file: &str, line: u64) -> Error {
+        Error::Record {
+            file: file.to_string(),
+            line,
+            column: self.column + 1,
+            reason: self.reason,
+        }
     }
 }
 
@@ -477,18 +506,19 @@ pub fn parse_file(
     opts: &ParseOptions,
     strict: bool,
     progress: &AtomicU64,
-) -> Result<Parsed, String> {
+) -> Result<Parsed> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(opts.delimiter)
         .from_reader(data);
     let mut records = reader.byte_records().peekable();
-    let first = match records.peek() {
-        Some(Ok(r)) => Some(r.clone()),
-        Some(Err(e)) => return Err(format!("{display}: {e}")),
-        None => None,
-    };
+    if let Some(Err(_)) = records.peek()
+        && let Some(Err(e)) = records.next()
+    {
+        return Err(Error::format(display, e));
+    }
+    let first = records.peek().and_then(|r| r.as_ref().ok()).cloned();
     let shape = opts
         .shape
         .unwrap_or_else(|| detect_shape(file_name, first.as_ref()));
@@ -504,16 +534,14 @@ pub fn parse_file(
             .iter()
             .map(|f| String::from_utf8_lossy(f).to_string())
             .collect();
-        trade_layout = Some(TradeLayout::from_header(&names).map_err(|e| {
-            format!(
-                "{display}:{}:1: {e}",
-                rec.position().map_or(1, |p| p.line())
-            )
-        })?);
+        trade_layout = Some(
+            TradeLayout::from_header(&names)
+                .map_err(|e| e.at(display, rec.position().map_or(1, |p| p.line())))?,
+        );
     }
     let bar_symbol = match shape {
         Shape::MinuteBars => Some(opts.symbol_from_filename.extract(file_name).ok_or_else(
-            || format!("{display}: cannot take a symbol from the file name '{file_name}' (--symbol-from-filename)"),
+            || Error::invalid(format!("{display}: cannot take a symbol from the file name '{file_name}' (--symbol-from-filename)")),
         )?),
         Shape::Trades => None,
     };
@@ -550,13 +578,8 @@ pub fn parse_file(
     let fmt = opts.timestamp_format.as_deref();
 
     for result in records {
-        let rec = match result {
-            Ok(r) => r,
-            Err(e) => {
-                // Only I/O errors are possible with a flexible reader over bytes.
-                return Err(format!("{display}: {e}"));
-            }
-        };
+        // Only I/O errors are possible with a flexible reader over bytes.
+        let rec = result.context(display)?;
         let pos = rec.position().cloned().unwrap_or_else(csv::Position::new);
         let (start, line) = lines.locate(usize::try_from(pos.byte()).unwrap_or(0));
         pending += 1;
@@ -584,7 +607,7 @@ pub fn parse_file(
             }
             Err(e) => {
                 if strict {
-                    return Err(format!("{display}:{line}:{}: {}", e.column + 1, e.reason));
+                    return Err(e.at(display, line));
                 }
                 let end = data[start..]
                     .iter()
@@ -640,8 +663,7 @@ pub fn parse_file(
             v
         }
     };
-    let batch = RecordBatch::try_new(output_schema(shape), arrays)
-        .map_err(|e| format!("{display}: {e}"))?;
+    let batch = RecordBatch::try_new(output_schema(shape), arrays).context(display)?;
     Ok(Parsed {
         shape,
         batch,
@@ -815,9 +837,7 @@ fn to_utc(
     nanos: i64,
     column: usize,
 ) -> Result<(i32, i64), FieldErr> {
-    let ts = conv
-        .convert(date, nanos)
-        .map_err(|e| FieldErr::new(column, e))?;
+    let ts = conv.convert(date, nanos, column)?;
     Ok((days_since_epoch(date), ts))
 }
 

@@ -9,7 +9,7 @@ use super::parse::{ParseOptions, Shape, parse_decimal4, parse_file};
 
 const HEADER: &str = "date,time,symbol,price,size,exchange,conditions,seq\n";
 
-fn parse(name: &str, text: &str, strict: bool) -> Result<super::parse::Parsed, String> {
+fn parse(name: &str, text: &str, strict: bool) -> crate::error::Result<super::parse::Parsed> {
     parse_file(
         name,
         name,
@@ -24,7 +24,7 @@ fn parse(name: &str, text: &str, strict: bool) -> Result<super::parse::Parsed, S
 fn strict_err(text: &str) -> String {
     match parse("t.csv", text, true) {
         Ok(_) => panic!("expected an error for {text:?}"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 
@@ -181,7 +181,7 @@ fn minute_bars_symbol_from_file_name() {
     assert_eq!(close.value(0), 107_500);
     let err = match parse("AAPL_full_1min.txt", "2024-01-02 09:30,1,1,1,1,1\n", true) {
         Ok(_) => panic!("bad timestamp accepted"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     };
     assert!(
         err.starts_with("AAPL_full_1min.txt:1:1: timestamp '2024-01-02 09:30' does not match"),

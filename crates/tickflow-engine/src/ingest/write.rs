@@ -12,6 +12,7 @@ use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::parse::Parsed;
+use crate::error::{Context, Error, Result};
 
 /// Rows per Parquet row group.
 pub const ROW_GROUP_ROWS: usize = 1 << 20;
@@ -57,13 +58,14 @@ pub fn date_string(days: i32) -> String {
         .unwrap_or_else(|| format!("day{days}"))
 }
 
-/// Writes `parsed` as one sorted Parquet file per trade date into `staging`, named
-/// `<date>__<name>.parquet.tmp`; each file is fsynced.
+/// Writes `parsed` (of the file `source`, which errors name) as one sorted Parquet file per
+/// trade date into `staging`, named `<date>__<name>.parquet.tmp`; each file is fsynced.
 pub fn write_partitions(
     parsed: &Parsed,
     staging: &Path,
     name: &str,
-) -> Result<Vec<StagedFile>, String> {
+    source: &str,
+) -> Result<Vec<StagedFile>> {
     let batch = &parsed.batch;
     let n = batch.num_rows();
     if n == 0 {
@@ -73,7 +75,7 @@ pub fn write_partitions(
         .column(0)
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or("symbol column is not Utf8")?;
+        .ok_or_else(|| Error::internal(format!("{source}: symbol column is not Utf8")))?;
     // Rank symbols once so the sort compares integers.
     let mut distinct: Vec<&str> = Vec::new();
     let mut ids = Vec::with_capacity(n);
@@ -110,10 +112,14 @@ pub fn write_partitions(
             end += 1;
         }
         let indices = UInt32Array::from(idx[start..end].to_vec());
-        let part = take_record_batch(batch, &indices).map_err(|e| e.to_string())?;
+        let part = take_record_batch(batch, &indices).context(source)?;
         let day = date_string(date);
         let staged = staging.join(format!("{day}__{name}.parquet.tmp"));
-        write_file(&staged, &part).map_err(|e| format!("writing {}: {e}", staged.display()))?;
+        write_file(
+            &staged,
+            &part,
+            &format!("{source}: writing {}", staged.display()),
+        )?;
         out.push(StagedFile {
             staged,
             relative: format!("date={day}/{name}.parquet"),
@@ -124,20 +130,22 @@ pub fn write_partitions(
     Ok(out)
 }
 
+/// Errors are about `what`.
 fn write_file(
     path: &Path,
     batch: &datafusion::arrow::record_batch::RecordBatch,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let file = File::create(path)?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))?;
+    what: &str,
+) -> Result<()> {
+    let file = File::create(path).context(what)?;
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).context(what)?;
     // Write in row-group sized slices so the writer does not hold more than one group.
     let mut offset = 0;
     while offset < batch.num_rows() {
         let len = ROW_GROUP_ROWS.min(batch.num_rows() - offset);
-        writer.write(&batch.slice(offset, len))?;
+        writer.write(&batch.slice(offset, len)).context(what)?;
         offset += len;
     }
-    let file = writer.into_inner()?;
-    file.sync_all()?;
-    Ok(())
+    let file = writer.into_inner().context(what)?;
+    file.sync_all().context(what)
 }

@@ -31,6 +31,8 @@ use datafusion::common::{Result, config_err};
 use datafusion::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::prelude::SessionConfig;
 
+use crate::error::InvalidValue;
+
 /// One family of options (`s3`, `azure`, `gcs`, `storage`, `cache`): its prefix and how a key
 /// is checked.
 pub trait Family: Debug + Default + Send + Sync + 'static {
@@ -38,7 +40,7 @@ pub trait Family: Debug + Default + Send + Sync + 'static {
     /// What the family configures, for `SHOW ALL`.
     const DESCRIPTION: &'static str;
     /// `Ok(())` when `key` (without the prefix) may be set to `value`.
-    fn check(key: &str, value: &str) -> std::result::Result<(), String>;
+    fn check(key: &str, value: &str) -> std::result::Result<(), InvalidValue>;
 }
 
 /// The options of one family. Clones share their values (see the module docs).
@@ -125,7 +127,7 @@ impl Family for S3 {
     const PREFIX: &'static str = "s3";
     const DESCRIPTION: &'static str =
         "S3 store option (object_store AmazonS3ConfigKey; overrides AWS_* variables)";
-    fn check(key: &str, _: &str) -> std::result::Result<(), String> {
+    fn check(key: &str, _: &str) -> std::result::Result<(), InvalidValue> {
         known_key::<object_store::aws::AmazonS3ConfigKey>(key, "S3", "aws/enum.AmazonS3ConfigKey")
     }
 }
@@ -139,7 +141,7 @@ impl Family for Azure {
     const PREFIX: &'static str = "azure";
     const DESCRIPTION: &'static str =
         "Azure store option (object_store AzureConfigKey; overrides AZURE_STORAGE_* variables)";
-    fn check(key: &str, _: &str) -> std::result::Result<(), String> {
+    fn check(key: &str, _: &str) -> std::result::Result<(), InvalidValue> {
         known_key::<object_store::azure::AzureConfigKey>(key, "Azure", "azure/enum.AzureConfigKey")
     }
 }
@@ -152,18 +154,22 @@ impl Family for Gcs {
     const PREFIX: &'static str = "gcs";
     const DESCRIPTION: &'static str =
         "GCS store option (object_store GoogleConfigKey; overrides GOOGLE_* variables)";
-    fn check(key: &str, _: &str) -> std::result::Result<(), String> {
+    fn check(key: &str, _: &str) -> std::result::Result<(), InvalidValue> {
         known_key::<object_store::gcp::GoogleConfigKey>(key, "GCS", "gcp/enum.GoogleConfigKey")
     }
 }
 
 /// `Ok` when `key` is one of the keys `K` parses; else where the keys are listed.
-fn known_key<K: FromStr>(key: &str, store: &str, docs: &str) -> std::result::Result<(), String> {
+fn known_key<K: FromStr>(
+    key: &str,
+    store: &str,
+    docs: &str,
+) -> std::result::Result<(), InvalidValue> {
     K::from_str(key).map(|_| ()).map_err(|_| {
-        format!(
+        InvalidValue(format!(
             "not a {store} option; the keys are listed at \
              https://docs.rs/object_store/0.13.2/object_store/{docs}.html"
-        )
+        ))
     })
 }
 
@@ -183,14 +189,14 @@ pub struct Storage;
 impl Family for Storage {
     const PREFIX: &'static str = "storage";
     const DESCRIPTION: &'static str = "retries and timeouts of remote stores (max_retries, retry_timeout, connect_timeout, timeout)";
-    fn check(key: &str, value: &str) -> std::result::Result<(), String> {
+    fn check(key: &str, value: &str) -> std::result::Result<(), InvalidValue> {
         match key {
             "max_retries" => value
                 .parse::<usize>()
                 .map(|_| ())
-                .map_err(|_| format!("'{value}' is not a number of retries")),
+                .map_err(|_| InvalidValue(format!("'{value}' is not a number of retries"))),
             "retry_timeout" | "connect_timeout" | "timeout" => parse_duration(value).map(|_| ()),
-            _ => Err("not a storage option; the keys are max_retries, retry_timeout, connect_timeout, timeout".into()),
+            _ => Err(InvalidValue("not a storage option; the keys are max_retries, retry_timeout, connect_timeout, timeout".into())),
         }
     }
 }
@@ -208,17 +214,19 @@ impl Family for Cache {
     const PREFIX: &'static str = "cache";
     const DESCRIPTION: &'static str =
         "local disk cache of remote objects (enabled, dir, max_size, block_size)";
-    fn check(key: &str, value: &str) -> std::result::Result<(), String> {
+    fn check(key: &str, value: &str) -> std::result::Result<(), InvalidValue> {
         match key {
             "enabled" => parse_switch(value).map(|_| ()),
             "dir" if !value.is_empty() => Ok(()),
-            "dir" => Err("the directory is empty".into()),
+            "dir" => Err(InvalidValue("the directory is empty".into())),
             "max_size" => parse_size(value).map(|_| ()),
             "block_size" => match parse_size(value)? {
                 n if (4096..=(64 << 20)).contains(&n) => Ok(()),
-                _ => Err(format!("'{value}': a block is 4KiB to 64MiB")),
+                _ => Err(InvalidValue(format!("'{value}': a block is 4KiB to 64MiB"))),
             },
-            _ => Err("not a cache option; the keys are enabled, dir, max_size, block_size".into()),
+            _ => Err(InvalidValue(
+                "not a cache option; the keys are enabled, dir, max_size, block_size".into(),
+            )),
         }
     }
 }
@@ -273,17 +281,19 @@ pub fn with_storage_options(config: SessionConfig) -> SessionConfig {
 }
 
 /// `true`/`false`, `on`/`off`, `1`/`0`, `yes`/`no`.
-pub fn parse_switch(value: &str) -> std::result::Result<bool, String> {
+pub fn parse_switch(value: &str) -> std::result::Result<bool, InvalidValue> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "on" | "1" | "yes" => Ok(true),
         "false" | "off" | "0" | "no" => Ok(false),
-        _ => Err(format!("'{value}' is not on or off (true/false)")),
+        _ => Err(InvalidValue(format!(
+            "'{value}' is not on or off (true/false)"
+        ))),
     }
 }
 
 /// A byte count: `1048576`, `512KiB`, `500MB`, `20GiB`, `1TB` (KB/MB/GB/TB are powers of 1000,
 /// KiB/MiB/GiB/TiB of 1024).
-pub fn parse_size(value: &str) -> std::result::Result<u64, String> {
+pub fn parse_size(value: &str) -> std::result::Result<u64, InvalidValue> {
     let v = value.trim();
     let split = v
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -291,7 +301,7 @@ pub fn parse_size(value: &str) -> std::result::Result<u64, String> {
     let (number, unit) = v.split_at(split);
     let number: f64 = number
         .parse()
-        .map_err(|_| format!("'{value}' is not a size (e.g. 500MB, 20GiB)"))?;
+        .map_err(|_| InvalidValue(format!("'{value}' is not a size (e.g. 500MB, 20GiB)")))?;
     let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "kb" | "k" => 1e3,
@@ -303,18 +313,22 @@ pub fn parse_size(value: &str) -> std::result::Result<u64, String> {
         "gib" => 1024.0 * 1024.0 * 1024.0,
         "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => {
-            return Err(format!(
+            return Err(InvalidValue(format!(
                 "'{value}': unknown unit (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
-            ));
+            )));
         }
     };
     Ok((number * scale).round() as u64)
 }
 
 /// A duration: `30s`, `500ms`, `2m`, `1h`, or a number of seconds.
-pub fn parse_duration(value: &str) -> std::result::Result<Duration, String> {
+pub fn parse_duration(value: &str) -> std::result::Result<Duration, InvalidValue> {
     let v = value.trim();
-    let bad = || format!("'{value}' is not a duration (e.g. 30s, 500ms, 2m, 1h)");
+    let bad = || {
+        InvalidValue(format!(
+            "'{value}' is not a duration (e.g. 30s, 500ms, 2m, 1h)"
+        ))
+    };
     let (number, scale) = if let Some(n) = v.strip_suffix("ms") {
         (n, 0.001)
     } else if let Some(n) = v.strip_suffix('s') {

@@ -30,6 +30,7 @@ use url::Url;
 use super::block_cache::{self, BlockCache};
 use super::options::{SessionStorage, parse_duration, parse_size, parse_switch};
 use super::remote_store::RemoteStore;
+use crate::error::InvalidValue;
 
 /// Retries of a failed request when `storage.max_retries` is not set.
 pub const DEFAULT_MAX_RETRIES: usize = 3;
@@ -240,8 +241,9 @@ impl CacheSettings {
                 .cloned()
                 .or_else(|| std::env::var(env).ok().filter(|v| !v.is_empty()))
         };
-        let bad =
-            |key: &str, why: String| DataFusionError::Configuration(format!("cache.{key}: {why}"));
+        let bad = |key: &str, why: InvalidValue| {
+            DataFusionError::Configuration(format!("cache.{key}: {why}"))
+        };
         if let Some(on) = setting("enabled", "TICKFLOW_CACHE")
             && !parse_switch(&on).map_err(|e| bad("enabled (TICKFLOW_CACHE)", e))?
         {
@@ -285,7 +287,7 @@ fn retry_config(storage: &BTreeMap<String, String>) -> Result<RetryConfig> {
         None => DEFAULT_MAX_RETRIES,
     };
     let retry_timeout = match storage.get("retry_timeout") {
-        Some(v) => parse_duration(v).map_err(|e| bad("retry_timeout", e))?,
+        Some(v) => parse_duration(v).map_err(|e| bad("retry_timeout", e.to_string()))?,
         None => DEFAULT_RETRY_TIMEOUT,
     };
     Ok(RetryConfig {

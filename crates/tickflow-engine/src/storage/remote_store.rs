@@ -197,9 +197,8 @@ impl RemoteStore {
             }
             let out = ranges
                 .iter()
-                .map(|r| assemble(&blocks, r, bs, version.size))
-                .collect::<std::result::Result<Vec<_>, String>>()
-                .map_err(|why| generic(format!("{url}: {why}")))?;
+                .map(|r| assemble(&url, &blocks, r, bs, version.size))
+                .collect::<Result<Vec<_>>>()?;
             log_stats(cache);
             return Ok((out, meta));
         }
@@ -252,32 +251,36 @@ fn runs(blocks: impl Iterator<Item = u64>) -> Vec<Range<u64>> {
     out
 }
 
-/// The bytes of `range` out of whole blocks.
+/// The bytes of `range` of the object at `url` out of whole blocks.
 fn assemble(
+    url: &str,
     blocks: &BTreeMap<u64, Bytes>,
     range: &Range<u64>,
     bs: u64,
     size: u64,
-) -> std::result::Result<Bytes, String> {
+) -> Result<Bytes> {
     if range.start >= range.end {
         return Ok(Bytes::new());
     }
     if range.end > size {
-        return Err(format!(
-            "range {}..{} is past the end of the object ({size} bytes)",
+        return Err(generic(format!(
+            "{url}: range {}..{} is past the end of the object ({size} bytes)",
             range.start, range.end
-        ));
+        )));
     }
     let first = range.start / bs;
     let last = (range.end - 1) / bs;
-    let piece = |b: u64| -> std::result::Result<Bytes, String> {
+    let piece = |b: u64| -> Result<Bytes> {
         let data = blocks
             .get(&b)
-            .ok_or_else(|| format!("block {b} is missing"))?;
+            .ok_or_else(|| generic(format!("{url}: block {b} is missing")))?;
         let start = if b == first { range.start - b * bs } else { 0 };
         let end = if b == last { range.end - b * bs } else { bs };
         if end as usize > data.len() {
-            return Err(format!("block {b} is short ({} bytes)", data.len()));
+            return Err(generic(format!(
+                "{url}: block {b} is short ({} bytes)",
+                data.len()
+            )));
         }
         Ok(data.slice(start as usize..end as usize))
     };

@@ -1,33 +1,45 @@
 //! The bars of `sql/01_bars.sql`, computed in steps: partial aggregate states of new trades,
 //! merged with the states of the buckets still open, and finished only when a bucket closes.
 //!
-//! The steps are DataFusion's own aggregation modes on the very aggregate `01_bars.sql` plans
-//! (`count`, `bar_std`, `vwap`, `total_volume`, `ohlc`): `Partial` over new rows, `PartialReduce`
-//! to merge states, `Final` to evaluate them. Every tickflow aggregate merges its states exactly
-//! on DECIMAL prices, so a bar built over many triggers is the bar a batch run computes.
+//! The query is the script itself ([`crate::bars::BARS_SQL`]): its `CREATE TABLE bars AS SELECT`
+//! is planned over the new trades, and the steps are DataFusion's own aggregation modes on the
+//! aggregate of that plan (`count`, `bar_std`, `vwap`, `total_volume`, `ohlc`): `Partial` over
+//! new rows, `PartialReduce` to merge states, `Final` to evaluate them; the plan's part above
+//! the aggregate then computes the bar table's columns. Every tickflow aggregate merges its
+//! states exactly on DECIMAL prices, so a bar built over many triggers is the bar a batch run
+//! computes.
 
-use std::sync::Arc;
-
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::kernels::boolean::not;
 use datafusion::arrow::compute::{concat, concat_batches, filter_record_batch};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
-use datafusion::common::{DataFusionError, Result};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DataFusionError, Result, internal_datafusion_err};
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::session::{Role, session_state};
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::sqlparser::ast;
+
+use crate::bars::{BARS_SQL_NAME, BarWidth, bars_sql};
+
 /// The bar query for one bar width.
 pub struct BarQuery {
-    width: String,
+    width: BarWidth,
+    /// `01_bars.sql`'s `CREATE TABLE bars AS SELECT ...`, for this width.
+    statement: Statement,
     /// The trades the bars are computed from.
     rows_schema: SchemaRef,
     ctx: SessionContext,
-    /// The aggregation merging and finishing states reuse (see [`BarQuery::template`]).
-    template: Mutex<Option<Arc<AggregateExec>>>,
+    /// The plan merging and finishing states reuse (see [`BarQuery::template`]).
+    template: Mutex<Option<BarPlan>>,
 }
 
 impl std::fmt::Debug for BarQuery {
@@ -38,70 +50,90 @@ impl std::fmt::Debug for BarQuery {
     }
 }
 
-/// Names of the finished aggregate's columns, as `01_bars.sql` names them before its last
-/// projection.
-const AGGREGATE_COLUMNS: [&str; 8] = [
-    "date",
-    "ticker",
-    "start",
-    "activity_count",
-    "std",
-    "vwap",
-    "volume",
-    "bar",
-];
+/// The physical plan of `01_bars.sql`'s bar table, and the aggregation in it.
+#[derive(Clone)]
+struct BarPlan {
+    plan: Arc<dyn ExecutionPlan>,
+    /// The node of `plan` that aggregates the trades, one mode that takes them and finishes
+    /// (`Single`): below it the trades are read and filtered, above it the bar's columns are
+    /// computed from the aggregates.
+    aggregate: Arc<dyn ExecutionPlan>,
+}
+
+impl BarPlan {
+    fn aggregate(&self) -> Result<&AggregateExec> {
+        self.aggregate
+            .downcast_ref::<AggregateExec>()
+            .ok_or_else(|| internal_datafusion_err!("the bar aggregate is not an AggregateExec"))
+    }
+
+    /// The aggregation's group column that is a bar's start: its `time_bucket` key.
+    fn bucket_column(&self) -> Result<String> {
+        self.aggregate()?
+            .group_expr()
+            .expr()
+            .iter()
+            .find(|(e, _)| {
+                e.downcast_ref::<ScalarFunctionExpr>()
+                    .is_some_and(|f| f.fun().name() == "time_bucket")
+            })
+            .map(|(_, name)| name.clone())
+            .ok_or_else(|| internal_datafusion_err!("{BARS_SQL_NAME} groups by no time_bucket"))
+    }
+}
 
 impl BarQuery {
-    /// `width`: any `time_bucket` width (`'1 minute'`, `'5 minutes'`, `'1 hour'`); `rows_schema`:
-    /// the trades (`symbol`, `ts`, `price`, `size`, `seq`, `date`).
-    pub fn new(width: &str, rows_schema: SchemaRef) -> Result<BarQuery> {
-        if width.contains('\'') {
-            return Err(DataFusionError::Plan(format!(
-                "bar width {width:?}: not an interval"
-            )));
-        }
-        let ctx = tickflow_plan::session_context(
-            SessionConfig::new()
-                .with_target_partitions(1)
-                .with_information_schema(false),
-        )?;
+    /// `rows_schema`: the trades (`symbol`, `ts`, `price`, `size`, `seq`, `date`), the table
+    /// `trades` of `01_bars.sql`.
+    pub fn new(width: &BarWidth, rows_schema: SchemaRef) -> Result<BarQuery> {
+        let sql = bars_sql(width)?;
+        let statement = DFParser::parse_sql(&sql)?
+            .into_iter()
+            .find(|s| matches!(s, Statement::Statement(s) if matches!(**s, ast::Statement::CreateTable(_))))
+            .ok_or_else(|| {
+                internal_datafusion_err!("{BARS_SQL_NAME} creates no table of bars")
+            })?;
+        // One partition: the bars of a trigger are planned and merged in one piece.
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_information_schema(false);
+        let ctx = SessionContext::new_with_state(session_state(Role::Local, config)?);
         Ok(BarQuery {
-            width: width.to_string(),
+            width: width.clone(),
+            statement,
             rows_schema,
             ctx,
             template: Mutex::new(None),
         })
     }
 
-    pub fn width(&self) -> &str {
+    pub fn width(&self) -> &BarWidth {
         &self.width
     }
 
-    fn interval(&self) -> String {
-        format!("INTERVAL '{}'", self.width)
-    }
-
-    /// Plans the aggregation of `01_bars.sql` over `rows` (trades with a `date` column).
-    async fn plan(&self, rows: Vec<RecordBatch>) -> Result<Arc<AggregateExec>> {
-        let table = self.register("batch", Arc::clone(&self.rows_schema), rows)?;
-        let sql = format!(
-            "SELECT date, ticker, start, count(*), bar_std(price), vwap(price, size), \
-                    total_volume(size), ohlc(ts, price, seq) \
-             FROM (SELECT CAST(date AS DATE) AS date, symbol AS ticker, \
-                          time_bucket({}, ts) AS start, ts, price, size, seq FROM {table}) \
-             GROUP BY date, ticker, start",
-            self.interval()
-        );
-        let plan = self.ctx.sql(&sql).await?.create_physical_plan().await?;
+    /// Plans `01_bars.sql`'s bar table over `rows` (trades with a `date` column).
+    async fn plan(&self, rows: Vec<RecordBatch>) -> Result<BarPlan> {
+        self.register("trades", Arc::clone(&self.rows_schema), rows)?;
+        let state = self.ctx.state();
+        let query = match state.statement_to_plan(self.statement.clone()).await? {
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => create.input,
+            other => {
+                return Err(internal_datafusion_err!(
+                    "{BARS_SQL_NAME}: expected CREATE TABLE ... AS SELECT, planned {}",
+                    other.display()
+                ));
+            }
+        };
+        let plan = state.create_physical_plan(&query).await?;
         let aggregate = find_aggregate(&plan).ok_or_else(|| {
             DataFusionError::Internal(format!("no aggregation in the bar plan:\n{plan:?}"))
         })?;
-        Ok(aggregate)
+        Ok(BarPlan { plan, aggregate })
     }
 
-    /// The aggregation to merge or finish states with, planned once (over no rows, so it holds
-    /// no data).
-    async fn template(&self) -> Result<Arc<AggregateExec>> {
+    /// The plan to merge and finish states with, planned once (over no rows, so it holds no
+    /// data).
+    async fn template(&self) -> Result<BarPlan> {
         let kept = self
             .template
             .lock()
@@ -111,7 +143,7 @@ impl BarQuery {
             return Ok(template);
         }
         let template = self.plan(Vec::new()).await?;
-        *self.template.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&template));
+        *self.template.lock().unwrap_or_else(|p| p.into_inner()) = Some(template.clone());
         Ok(template)
     }
 
@@ -131,7 +163,8 @@ impl BarQuery {
     /// Partial states of `rows`: one row per (date, ticker, start) with every aggregate's
     /// state.
     pub async fn partial(&self, rows: Vec<RecordBatch>) -> Result<States> {
-        let a = self.plan(rows).await?;
+        let plan = self.plan(rows).await?;
+        let a = plan.aggregate()?;
         let exec = AggregateExec::try_new(
             AggregateMode::Partial,
             a.group_expr().clone(),
@@ -158,14 +191,9 @@ impl BarQuery {
         let (closed, open) = match watermark {
             None => (merged.batches, Vec::new()),
             Some(watermark) => {
-                self.split_closed(
-                    merged.batches,
-                    Arc::clone(&schema),
-                    "start",
-                    true,
-                    watermark,
-                )
-                .await?
+                let start = self.template().await?.bucket_column()?;
+                self.split_closed(merged.batches, Arc::clone(&schema), &start, true, watermark)
+                    .await?
             }
         };
         let open = (!open.is_empty()).then(|| States {
@@ -184,16 +212,12 @@ impl BarQuery {
                 },
             )
             .await?;
-        let finished = finished
-            .batches
-            .iter()
-            .map(rename)
-            .collect::<Result<Vec<_>>>()?;
         Ok((self.bars(finished).await?, open))
     }
 
     async fn over_states(&self, mode: AggregateMode, states: States) -> Result<States> {
-        let a = self.template().await?;
+        let template = self.template().await?;
+        let a = template.aggregate()?;
         let input = MemorySourceConfig::try_new_exec(&[states.batches], states.schema, None)?;
         let exec = AggregateExec::try_new(
             mode,
@@ -215,20 +239,31 @@ impl BarQuery {
         })
     }
 
-    /// The bar table's rows (the columns of `01_bars.sql`'s `bars`) from finished aggregates.
-    async fn bars(&self, finished: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
-        let Some(first) = finished.first() else {
+    /// The bar table's rows from finished aggregates: `01_bars.sql`'s plan above its
+    /// aggregation, run over them (the aggregation's output has the finished states' columns).
+    async fn bars(&self, finished: States) -> Result<Vec<RecordBatch>> {
+        if finished.batches.is_empty() {
             return Ok(Vec::new());
-        };
-        let table = self.register("finished", first.schema(), finished)?;
-        let sql = format!(
-            "SELECT date, ticker, activity_count, std, vwap, volume, start, \
-                    start + {} AS \"end\", bar['open'] AS open, bar['high'] AS high, \
-                    bar['low'] AS low, bar['close'] AS close \
-             FROM {table}",
-            self.interval()
-        );
-        self.ctx.sql(&sql).await?.collect().await
+        }
+        let template = self.template().await?;
+        let schema = template.aggregate.schema();
+        let batches = finished
+            .batches
+            .into_iter()
+            .map(|b| RecordBatch::try_new(Arc::clone(&schema), b.columns().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let source: Arc<dyn ExecutionPlan> =
+            MemorySourceConfig::try_new_exec(&[batches], schema, None)?;
+        let plan = Arc::clone(&template.plan)
+            .transform_down(|node| {
+                Ok(if Arc::ptr_eq(&node, &template.aggregate) {
+                    Transformed::yes(Arc::clone(&source))
+                } else {
+                    Transformed::no(node)
+                })
+            })?
+            .data;
+        collect(plan, self.ctx.task_ctx()).await
     }
 
     /// The rows of `batches` (any table with a timestamp column `column`) whose bucket ends at
@@ -248,14 +283,15 @@ impl BarQuery {
         // both sides taken out of the rows.
         let rows = concat_batches(&schema, &batches)?;
         let table = self.register("split", schema, vec![rows.clone()])?;
+        let column = format!("\"{}\"", column.replace('"', "\"\""));
+        let interval = self.width.to_sql();
         let start = if bucketed {
-            format!("\"{column}\"")
+            column
         } else {
-            format!("time_bucket({}, \"{column}\")", self.interval())
+            format!("time_bucket({interval}, {column})")
         };
         let sql = format!(
-            "SELECT {start} + {} <= to_timestamp_nanos({watermark}) AT TIME ZONE 'UTC' FROM {table}",
-            self.interval()
+            "SELECT {start} + {interval} <= to_timestamp_nanos({watermark}) AT TIME ZONE 'UTC' FROM {table}"
         );
         let masks = self.ctx.sql(&sql).await?.collect().await?;
         let masks: Vec<&dyn Array> = masks.iter().map(|b| b.column(0).as_ref()).collect();
@@ -295,36 +331,115 @@ impl States {
     }
 }
 
-fn find_aggregate(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<AggregateExec>> {
+/// The topmost aggregation of `plan` that takes the trades.
+fn find_aggregate(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
     if let Some(a) = plan.downcast_ref::<AggregateExec>()
         && matches!(
             a.mode(),
             AggregateMode::Partial | AggregateMode::Single | AggregateMode::SinglePartitioned
         )
     {
-        return Some(Arc::new(a.clone()));
+        return Some(Arc::clone(plan));
     }
     plan.children().into_iter().find_map(find_aggregate)
 }
 
-/// A finished batch with the column names of `01_bars.sql`.
-fn rename(batch: &RecordBatch) -> Result<RecordBatch> {
-    let schema = batch.schema();
-    if schema.fields().len() != AGGREGATE_COLUMNS.len() {
-        return Err(DataFusionError::Internal(format!(
-            "the bar aggregate has {} columns, not {}",
-            schema.fields().len(),
-            AGGREGATE_COLUMNS.len()
-        )));
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use datafusion::arrow::array::Date32Array;
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::datasource::MemTable;
+
+    use super::*;
+    use crate::ingest::parse::{ParseOptions, Shape, parse_file};
+    use crate::watch::rows_schema;
+
+    const HEADER: &str = "date,time,symbol,price,size,exchange,conditions,seq\n";
+
+    /// The watcher's rows of a trades CSV (UTC times).
+    fn trades(rows: &str) -> Result<RecordBatch> {
+        let opts = ParseOptions {
+            shape: Some(Shape::Trades),
+            source_tz: chrono_tz::UTC,
+            ..ParseOptions::default()
+        };
+        let text = format!("{HEADER}{rows}");
+        let parsed = parse_file(
+            "t.csv",
+            "t.csv",
+            text.as_bytes(),
+            0,
+            &opts,
+            true,
+            &AtomicU64::new(0),
+        )
+        .map_err(DataFusionError::from)?;
+        let mut columns = parsed.batch.columns().to_vec();
+        columns.push(Arc::new(Date32Array::from(parsed.dates)));
+        Ok(RecordBatch::try_new(rows_schema(), columns)?)
     }
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .zip(AGGREGATE_COLUMNS)
-        .map(|(f, name)| f.as_ref().clone().with_name(name))
-        .collect();
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        batch.columns().to_vec(),
-    )?)
+
+    fn nanos(time: &str) -> i64 {
+        chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+            .unwrap_or_else(|| panic!("not a time: {time}"))
+    }
+
+    async fn sorted(ctx: &SessionContext, name: &str, batches: Vec<RecordBatch>) -> Result<String> {
+        let schema = batches[0].schema();
+        ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![batches])?))?;
+        let sorted = ctx
+            .sql(&format!("SELECT * FROM {name} ORDER BY ticker, start"))
+            .await?
+            .collect()
+            .await?;
+        Ok(pretty_format_batches(&sorted)?.to_string())
+    }
+
+    /// Bars built in steps (partial states, merged across triggers, closed by the watermark)
+    /// are the bars a batch run of `01_bars.sql` computes over the same trades.
+    #[tokio::test]
+    async fn steps_give_the_bars_of_01_bars_sql() -> Result<()> {
+        let width = BarWidth::parse("5 minutes").map_err(|e| DataFusionError::Plan(e.0))?;
+        let first = trades(
+            "2024-01-02,09:30:00,A,10.0,100,Q,,1\n\
+             2024-01-02,09:31:00,B,20.5,5,Q,,2\n\
+             2024-01-02,09:33:00,A,10.5,50,Q,,3\n\
+             2024-01-02,09:36:00,A,9.5,10,Q,,4\n",
+        )?;
+        let second = trades(
+            "2024-01-02,09:37:00,A,11,10,Q,,5\n\
+             2024-01-02,09:38:00,B,20.0,7,Q,,6\n\
+             2024-01-02,09:38:00,B,20.25,8,Q,,7\n\
+             2024-01-02,09:44:00,A,12,1,Q,,8\n",
+        )?;
+        let query = BarQuery::new(&width, rows_schema())?;
+        let states = query.partial(vec![first.clone()]).await?;
+        let (mut bars, open) = query
+            .close(states, Some(nanos("2024-01-02 09:36:00")))
+            .await?;
+        assert_eq!(bars.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+        let open = open.expect("the 09:35 bar is open");
+        let states = open.concat(query.partial(vec![second.clone()]).await?);
+        let (more, open) = query.close(states, None).await?;
+        assert!(open.is_none());
+        bars.extend(more);
+
+        let ctx = tickflow_plan::session_context(SessionConfig::new())?;
+        ctx.register_batch("trades", concat_batches(&rows_schema(), &[first, second])?)?;
+        let create = DFParser::parse_sql(&bars_sql(&width)?)?
+            .pop_front()
+            .expect("CREATE TABLE bars");
+        let plan = ctx.state().statement_to_plan(create).await?;
+        ctx.execute_logical_plan(plan).await?.collect().await?;
+        let batch = ctx.table("bars").await?.collect().await?;
+
+        let watched = sorted(&ctx, "watched", bars).await?;
+        assert_eq!(watched, sorted(&ctx, "batch", batch).await?);
+        assert!(watched.contains("| end "), "{watched}");
+        Ok(())
+    }
 }

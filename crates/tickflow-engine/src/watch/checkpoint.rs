@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Context, Error, Result};
 use crate::ingest::manifest::sync_dir;
 
 /// The bookkeeping directory inside the bar table directory.
@@ -72,25 +73,25 @@ impl Layout {
 
     /// Creates the directories, reads the checkpoint and finishes or discards whatever a killed
     /// run left (see the module docs).
-    pub fn recover(&self) -> Result<Checkpoint, String> {
+    pub fn recover(&self) -> Result<Checkpoint> {
         for dir in [
             self.out.clone(),
             self.pending_dir(),
             self.out.join(LATE_DIR),
         ] {
-            fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            fs::create_dir_all(&dir).context(dir.display())?;
         }
         let path = self.checkpoint_path();
         let checkpoint = match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                format!(
+                Error::invalid(format!(
                     "{}: not a tickflow watch checkpoint ({e}); remove {} to start over",
                     path.display(),
                     self.out.display()
-                )
+                ))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(e).context(path.display()),
         };
         // Roll forward the committed trigger's outputs.
         for (pending, destination) in &checkpoint.outputs {
@@ -101,13 +102,13 @@ impl Layout {
         }
         // Discard what did not commit.
         for entry in fs::read_dir(self.pending_dir())
-            .map_err(|e| format!("{}: {e}", self.pending_dir().display()))?
+            .context(self.pending_dir().display())?
             .flatten()
         {
             let _ = fs::remove_file(entry.path());
         }
         for entry in fs::read_dir(self.watch_dir())
-            .map_err(|e| format!("{}: {e}", self.watch_dir().display()))?
+            .context(self.watch_dir().display())?
             .flatten()
         {
             let name = entry.file_name().to_string_lossy().to_string();
@@ -121,9 +122,9 @@ impl Layout {
     }
 
     /// Moves a pending file to `destination` (relative to `OUT`).
-    pub fn publish(&self, from: &Path, destination: &str) -> Result<(), String> {
+    pub fn publish(&self, from: &Path, destination: &str) -> Result<()> {
         let to = self.out.join(destination);
-        fs::rename(from, &to).map_err(|e| format!("publishing {}: {e}", to.display()))?;
+        fs::rename(from, &to).context(format!("publishing {}", to.display()))?;
         if let Some(dir) = to.parent() {
             sync_dir(dir);
         }
@@ -131,12 +132,13 @@ impl Layout {
     }
 
     /// The commit: replaces the checkpoint atomically.
-    pub fn commit(&self, checkpoint: &Checkpoint) -> Result<(), String> {
+    pub fn commit(&self, checkpoint: &Checkpoint) -> Result<()> {
         let path = self.checkpoint_path();
         let tmp = self
             .watch_dir()
             .join(format!("checkpoint.json.tmp-{}", std::process::id()));
-        let json = serde_json::to_vec_pretty(checkpoint).map_err(|e| e.to_string())?;
+        let json =
+            serde_json::to_vec_pretty(checkpoint).map_err(|e| Error::internal(e.to_string()))?;
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             let mut f = fs::File::create(&tmp)?;
@@ -146,7 +148,7 @@ impl Layout {
             sync_dir(&self.watch_dir());
             Ok(())
         };
-        write().map_err(|e| format!("{}: {e}", path.display()))
+        write().context(path.display())
     }
 }
 
@@ -155,15 +157,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recovery_rolls_committed_outputs_forward_and_drops_the_rest() -> Result<(), String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    fn recovery_rolls_committed_outputs_forward_and_drops_the_rest() -> Result<()> {
+        let dir = tempfile::tempdir().context("a temporary directory")?;
         let layout = Layout {
             out: dir.path().join("bars"),
         };
         let mut checkpoint = layout.recover()?;
         assert_eq!(checkpoint, Checkpoint::default());
         // Trigger 1 committed, killed before publishing; trigger 2 left a pending file only.
-        let write = |p: PathBuf| fs::write(p, b"x").map_err(|e| e.to_string());
+        let write = |p: PathBuf| fs::write(&p, b"x").context(p.display());
         write(layout.pending_dir().join("bars-1.parquet"))?;
         write(layout.pending_dir().join("bars-2.parquet"))?;
         write(layout.watch_dir().join("state-1.arrow"))?;

@@ -43,6 +43,8 @@ use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::parquet::arrow::ArrowWriter;
 
+use crate::bars::BarWidth;
+use crate::error::{Context, Error, Result};
 use crate::ingest::parse::{self, ParseOptions, Shape};
 use crate::storage::SessionStorage;
 use bars::{BarQuery, States};
@@ -56,8 +58,8 @@ pub struct WatchOptions {
     pub source: String,
     /// The bar table directory.
     pub out: PathBuf,
-    /// Bar width: any `time_bucket` width (`1 minute`, `5 minutes`).
-    pub width: String,
+    /// Bar width (`1 minute`, `5 minutes`).
+    pub width: BarWidth,
     /// Files taken per trigger at most.
     pub files_per_trigger: usize,
     /// How far behind the latest trade a trade may arrive and still be merged: a bucket closes
@@ -116,21 +118,21 @@ pub fn rows_schema() -> SchemaRef {
 
 impl Watcher {
     /// Opens the bar table (creating it), recovers from a killed run, checks the source.
-    pub async fn open(opts: WatchOptions) -> Result<Watcher, String> {
-        let query = BarQuery::new(&opts.width, rows_schema()).map_err(|e| e.to_string())?;
+    pub async fn open(opts: WatchOptions) -> Result<Watcher> {
+        let query = BarQuery::new(&opts.width, rows_schema())?;
         let layout = Layout {
             out: opts.out.clone(),
         };
         let mut checkpoint = layout.recover()?;
         if checkpoint.trigger == 0 {
-            checkpoint.width = opts.width.clone();
-        } else if checkpoint.width != opts.width {
-            return Err(format!(
+            checkpoint.width = opts.width.to_string();
+        } else if checkpoint.width != opts.width.as_str() {
+            return Err(Error::invalid(format!(
                 "{} holds {} bars; it cannot continue with {} bars (use another --out)",
                 opts.out.display(),
                 checkpoint.width,
                 opts.width
-            ));
+            )));
         }
         let source = Source::open(&opts.source, &opts.storage)?;
         source.check().await?;
@@ -150,7 +152,7 @@ impl Watcher {
     }
 
     /// Runs one trigger over the next files. `None` when no new file has arrived.
-    pub async fn trigger(&mut self) -> Result<Option<TriggerSummary>, String> {
+    pub async fn trigger(&mut self) -> Result<Option<TriggerSummary>> {
         let started = Instant::now();
         let arrived = self.source.list().await?;
         let new: Vec<String> = arrived
@@ -176,7 +178,7 @@ impl Watcher {
     }
 
     /// Closes and writes every open bucket (end of input). `None` when none is open.
-    pub async fn flush(&mut self) -> Result<Option<TriggerSummary>, String> {
+    pub async fn flush(&mut self) -> Result<Option<TriggerSummary>> {
         if self.checkpoint.state.is_none() {
             return Ok(None);
         }
@@ -189,7 +191,7 @@ impl Watcher {
     }
 
     /// A file's trades with their date column.
-    fn parse(&self, name: &str, data: bytes::Bytes, index: u64) -> Result<RecordBatch, String> {
+    fn parse(&self, name: &str, data: bytes::Bytes, index: u64) -> Result<RecordBatch> {
         let display = format!("{}/{name}", self.source.display);
         if name.to_ascii_lowercase().ends_with(".parquet") {
             return parquet_rows::parquet_rows(&display, data, self.opts.parse.source_tz);
@@ -207,7 +209,7 @@ impl Watcher {
         )?;
         let mut columns = parsed.batch.columns().to_vec();
         columns.push(Arc::new(Date32Array::from(parsed.dates)));
-        RecordBatch::try_new(rows_schema(), columns).map_err(|e| format!("{display}: {e}"))
+        RecordBatch::try_new(rows_schema(), columns).context(display)
     }
 
     /// One trigger: late split, partial states, merge, close, write, commit, publish.
@@ -216,23 +218,22 @@ impl Watcher {
         files: &[String],
         rows: Vec<RecordBatch>,
         flush: bool,
-    ) -> Result<TriggerSummary, String> {
-        let e = |e: datafusion::error::DataFusionError| e.to_string();
+    ) -> Result<TriggerSummary> {
         let schema = rows_schema();
         let q = &self.query;
         let trigger = self.checkpoint.trigger + 1;
         let lateness = i64::try_from(self.opts.allowed_lateness.as_nanos()).unwrap_or(i64::MAX);
         let (late, on_time) = match self.checkpoint.watermark {
-            Some(wm) => q
-                .split_closed(
+            Some(wm) => {
+                q.split_closed(
                     rows,
                     Arc::clone(&schema),
                     "ts",
                     false,
                     wm.saturating_sub(lateness),
                 )
-                .await
-                .map_err(e)?,
+                .await?
+            }
             None => (Vec::new(), rows),
         };
         let new_rows: u64 = on_time.iter().map(|b| b.num_rows() as u64).sum();
@@ -248,7 +249,7 @@ impl Watcher {
 
         let mut states = self.load_state()?;
         if !on_time.is_empty() {
-            let partial = q.partial(on_time).await.map_err(e)?;
+            let partial = q.partial(on_time).await?;
             states = Some(match states {
                 Some(open) => open.concat(partial),
                 None => partial,
@@ -260,7 +261,7 @@ impl Watcher {
                 // `None` closes every bucket (the end of the input).
                 let close_until =
                     (!flush).then(|| watermark.unwrap_or(i64::MIN).saturating_sub(lateness));
-                q.close(states, close_until).await.map_err(e)?
+                q.close(states, close_until).await?
             }
         };
         let bars_written: u64 = closed.iter().map(|b| b.num_rows() as u64).sum();
@@ -317,46 +318,44 @@ impl Watcher {
         })
     }
 
-    fn load_state(&self) -> Result<Option<States>, String> {
+    fn load_state(&self) -> Result<Option<States>> {
         let Some(name) = &self.checkpoint.state else {
             return Ok(None);
         };
         let path = self.layout.watch_dir().join(name);
-        let file = fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = fs::File::open(&path).context(path.display())?;
         let reader = FileReader::try_new(file, None)
-            .map_err(|e| format!("{}: not a state file: {e}", path.display()))?;
+            .context(format!("{}: not a state file", path.display()))?;
         let schema = reader.schema();
         let batches = reader
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .context(path.display())?;
         Ok(Some(States { schema, batches }))
     }
 }
 
 /// Writes batches to a new Parquet file, fsynced.
-fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+fn write_parquet(path: &Path, batches: &[RecordBatch]) -> Result<()> {
     let Some(first) = batches.first() else {
         return Ok(());
     };
-    let file = fs::File::create(path).map_err(|e| fail(&e))?;
-    let mut writer = ArrowWriter::try_new(file, first.schema(), None).map_err(|e| fail(&e))?;
+    let file = fs::File::create(path).context(path.display())?;
+    let mut writer = ArrowWriter::try_new(file, first.schema(), None).context(path.display())?;
     for b in batches {
-        writer.write(b).map_err(|e| fail(&e))?;
+        writer.write(b).context(path.display())?;
     }
-    let file = writer.into_inner().map_err(|e| fail(&e))?;
-    file.sync_all().map_err(|e| fail(&e))
+    let file = writer.into_inner().context(path.display())?;
+    file.sync_all().context(path.display())
 }
 
 /// Writes states to a new Arrow IPC file (types round-trip exactly), fsynced.
-fn write_ipc(path: &Path, states: &States) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-    let file = fs::File::create(path).map_err(|e| fail(&e))?;
-    let mut writer = FileWriter::try_new(file, &states.schema).map_err(|e| fail(&e))?;
+fn write_ipc(path: &Path, states: &States) -> Result<()> {
+    let file = fs::File::create(path).context(path.display())?;
+    let mut writer = FileWriter::try_new(file, &states.schema).context(path.display())?;
     for b in &states.batches {
-        writer.write(b).map_err(|e| fail(&e))?;
+        writer.write(b).context(path.display())?;
     }
-    writer.finish().map_err(|e| fail(&e))?;
-    let file = writer.into_inner().map_err(|e| fail(&e))?;
-    file.sync_all().map_err(|e| fail(&e))
+    writer.finish().context(path.display())?;
+    let file = writer.into_inner().context(path.display())?;
+    file.sync_all().context(path.display())
 }

@@ -19,19 +19,17 @@ use datafusion::arrow::datatypes::{DataType, TimestampNanosecondType};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::rows_schema;
+use crate::error::{Context, Error, Result};
 
 /// The file's rows, or an error naming `display` and what is wrong.
-pub fn parquet_rows(display: &str, data: Bytes, tz: Tz) -> Result<RecordBatch, String> {
-    let fail = |e: &dyn std::fmt::Display| format!("{display}: {e}");
+pub fn parquet_rows(display: &str, data: Bytes, tz: Tz) -> Result<RecordBatch> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(data)
-        .map_err(|e| fail(&e))?
+        .context(display)?
         .build()
-        .map_err(|e| fail(&e))?;
+        .context(display)?;
     let file_schema = reader.schema();
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(&e))?;
-    let batch = concat_batches(&file_schema, &batches).map_err(|e| fail(&e))?;
+    let batches = reader.collect::<Result<Vec<_>, _>>().context(display)?;
+    let batch = concat_batches(&file_schema, &batches).context(display)?;
     let rows = rows_schema();
     let strict = CastOptions {
         safe: false,
@@ -40,30 +38,33 @@ pub fn parquet_rows(display: &str, data: Bytes, tz: Tz) -> Result<RecordBatch, S
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(rows.fields().len());
     for field in rows.fields().iter().filter(|f| f.name() != "date") {
         let column = match batch.column_by_name(field.name()) {
-            Some(column) => cast_with_options(column, field.data_type(), &strict).map_err(|e| {
-                format!(
-                    "{display}: column {} ({}) is not {}: {e}",
+            Some(column) => {
+                cast_with_options(column, field.data_type(), &strict).context(format!(
+                    "{display}: column {} ({}) is not {}",
                     field.name(),
                     column.data_type(),
                     field.data_type()
-                )
-            })?,
+                ))?
+            }
             None if field.is_nullable() => new_null_array(field.data_type(), batch.num_rows()),
             None => {
-                return Err(format!(
+                return Err(Error::invalid(format!(
                     "{display}: no column {} (a trade file needs symbol, ts, price, size and seq)",
                     field.name()
-                ));
+                )));
             }
         };
         if !field.is_nullable() && column.null_count() > 0 {
-            return Err(format!("{display}: column {} has NULLs", field.name()));
+            return Err(Error::invalid(format!(
+                "{display}: column {} has NULLs",
+                field.name()
+            )));
         }
         columns.push(column);
     }
     let date = match batch.column_by_name("date") {
         Some(date) => cast_with_options(date, &DataType::Date32, &strict)
-            .map_err(|e| format!("{display}: column date is not a date: {e}"))?,
+            .context(format!("{display}: column date is not a date"))?,
         None => {
             let ts = columns[1].as_primitive::<TimestampNanosecondType>();
             let days: Date32Array = ts
@@ -79,5 +80,5 @@ pub fn parquet_rows(display: &str, data: Bytes, tz: Tz) -> Result<RecordBatch, S
         }
     };
     columns.push(date);
-    RecordBatch::try_new(rows, columns).map_err(|e| fail(&e))
+    RecordBatch::try_new(rows, columns).context(display)
 }

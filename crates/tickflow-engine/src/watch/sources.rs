@@ -11,6 +11,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
+use crate::error::{Context, Error, Result};
 use crate::storage::{SessionStorage, StoreRegistry};
 
 /// A directory or prefix of arriving files.
@@ -30,29 +31,30 @@ pub struct Arrived {
 }
 
 impl Source {
-    pub fn open(location: &str, storage: &SessionStorage) -> Result<Source, String> {
+    pub fn open(location: &str, storage: &SessionStorage) -> Result<Source> {
         let is_url = location
             .split_once("://")
             .is_some_and(|(scheme, _)| scheme != "file" && !scheme.is_empty());
         if !is_url {
             let dir = std::path::Path::new(location);
             if !dir.is_dir() {
-                return Err(format!("{location}: no such directory"));
+                return Err(Error::invalid(format!("{location}: no such directory")));
             }
-            let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-                .map_err(|e| format!("{location}: {e}"))?;
+            let store =
+                object_store::local::LocalFileSystem::new_with_prefix(dir).context(location)?;
             return Ok(Source {
                 store: Arc::new(store),
                 prefix: None,
                 display: location.to_string(),
             });
         }
-        let url = Url::parse(location).map_err(|e| format!("{location}: not a URL: {e}"))?;
+        let url = Url::parse(location)
+            .map_err(|e| Error::invalid(format!("{location}: not a URL: {e}")))?;
         let store = StoreRegistry::new(storage.clone())
             .get_store(&url)
-            .map_err(|e| format!("{location}: {e}"))?;
+            .map_err(|e| Error::invalid(format!("{location}: {e}")))?;
         let prefix = ObjectPath::from_url_path(url.path())
-            .map_err(|e| format!("{location}: bad path: {e}"))?;
+            .map_err(|e| Error::invalid(format!("{location}: bad path: {e}")))?;
         Ok(Source {
             store,
             prefix: Some(prefix),
@@ -61,12 +63,12 @@ impl Source {
     }
 
     /// Every trade file directly in the source, by name.
-    pub async fn list(&self) -> Result<Vec<Arrived>, String> {
+    pub async fn list(&self) -> Result<Vec<Arrived>> {
         let listing = self
             .store
             .list_with_delimiter(self.prefix.as_ref())
             .await
-            .map_err(|e| format!("{}: {e}", self.display))?;
+            .context(&self.display)?;
         let mut files: Vec<Arrived> = listing
             .objects
             .into_iter()
@@ -87,27 +89,23 @@ impl Source {
         Ok(files)
     }
 
-    pub async fn read(&self, name: &str) -> Result<bytes::Bytes, String> {
+    pub async fn read(&self, name: &str) -> Result<bytes::Bytes> {
         let location = match &self.prefix {
             Some(prefix) => prefix.clone().join(name),
             None => ObjectPath::from(name),
         };
         let what = format!("{}/{name}", self.display);
-        let got = self
-            .store
-            .get(&location)
-            .await
-            .map_err(|e| format!("{what}: {e}"))?;
-        got.bytes().await.map_err(|e| format!("{what}: {e}"))
+        let got = self.store.get(&location).await.context(&what)?;
+        got.bytes().await.context(what)
     }
 
     /// A listing to check that the source is readable (used at start).
-    pub async fn check(&self) -> Result<(), String> {
+    pub async fn check(&self) -> Result<()> {
         self.store
             .list(self.prefix.as_ref())
             .try_next()
             .await
             .map(|_| ())
-            .map_err(|e| format!("{}: {e}", self.display))
+            .context(&self.display)
     }
 }

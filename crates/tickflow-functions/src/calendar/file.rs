@@ -49,41 +49,50 @@ struct CalendarFile {
 pub fn load(path: &str) -> Result<Calendar> {
     let error = |what: String| DataFusionError::Execution(format!("calendar file {path}: {what}"));
     let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read it: {e}")))?;
-    parse(&text).map_err(error)
+    parse(&text).map_err(|e| error(e.0))
 }
 
+/// Why a calendar file is refused: which field is wrong and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Invalid(String);
+
 /// The calendar `text` describes; the error says which field is wrong and why.
-fn parse(text: &str) -> std::result::Result<Calendar, String> {
-    let file: CalendarFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+fn parse(text: &str) -> std::result::Result<Calendar, Invalid> {
+    let file: CalendarFile = serde_json::from_str(text).map_err(|e| Invalid(e.to_string()))?;
     let day = |field: &str, s: &str| {
-        NaiveDate::from_str(s).map_err(|_| format!("{field}: '{s}' is not a date (YYYY-MM-DD)"))
+        NaiveDate::from_str(s)
+            .map_err(|_| Invalid(format!("{field}: '{s}' is not a date (YYYY-MM-DD)")))
     };
     let time = |field: &str, s: &str| {
         NaiveTime::parse_from_str(s, "%H:%M")
-            .map_err(|_| format!("{field}: '{s}' is not a time (HH:MM)"))
+            .map_err(|_| Invalid(format!("{field}: '{s}' is not a time (HH:MM)")))
     };
     let tz = Tz::from_str(&file.timezone).map_err(|_| {
-        format!(
+        Invalid(format!(
             "timezone: '{}' is not a known time zone (use an IANA name such as 'Europe/London')",
             file.timezone
-        )
+        ))
     })?;
     let (open, close) = (time("open", &file.open)?, time("close", &file.close)?);
     if open >= close {
-        return Err(format!("open ({open}) must be before close ({close})"));
+        return Err(Invalid(format!(
+            "open ({open}) must be before close ({close})"
+        )));
     }
     let weekend = match &file.weekend {
         None => vec![Weekday::Sat, Weekday::Sun],
         Some(days) => days
             .iter()
             .map(|d| {
-                Weekday::from_str(d).map_err(|_| format!("weekend: '{d}' is not a day of the week"))
+                Weekday::from_str(d)
+                    .map_err(|_| Invalid(format!("weekend: '{d}' is not a day of the week")))
             })
             .collect::<std::result::Result<_, _>>()?,
     };
     let (first, last) = (day("first", &file.first)?, day("last", &file.last)?);
     if first > last {
-        return Err(format!("first ({first}) is after last ({last})"));
+        return Err(Invalid(format!("first ({first}) is after last ({last})")));
     }
     let holidays = file
         .holidays
@@ -94,9 +103,9 @@ fn parse(text: &str) -> std::result::Result<Calendar, String> {
     for (d, t) in &file.early_closes {
         let (d, t) = (day("early_closes", d)?, time("early_closes", t)?);
         if t <= open || t >= close {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "early_closes: {d} closes at {t}, outside {open}–{close}"
-            ));
+            )));
         }
         early_closes.insert(d, t);
     }
@@ -161,7 +170,7 @@ mod tests {
                 "unknown field `frist`",
             ),
         ] {
-            let err = parse(&broken).unwrap_err();
+            let err = parse(&broken).unwrap_err().to_string();
             assert!(err.contains(message), "{err}");
         }
         let err = load("/nonexistent/cal.json").unwrap_err().to_string();
