@@ -26,8 +26,8 @@ fn watch(dir: &TempDir, width: &str) -> assert_cmd::assert::Assert {
 #[test]
 fn a_bad_bar_width_fails_at_startup_naming_the_flag() {
     for (width, why) in [
-        ("0 minutes", "is not positive"),
-        ("-5 minutes", "is not positive"),
+        ("0 minutes", "must be positive"),
+        ("-5 minutes", "must be positive"),
         ("fortnight", "is not an interval"),
         ("1 minute', ts) --", "is not an interval"),
         ("1 month 2 days", "mixes months with days"),

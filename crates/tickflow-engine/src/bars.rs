@@ -53,19 +53,8 @@ impl BarWidth {
         .map_err(|_| {
             bad("is not an interval; write it like '1 minute', '5 minutes', '1 hour' or '1 day'")
         })?;
-        let IntervalMonthDayNano {
-            months,
-            days,
-            nanoseconds,
-        } = interval;
-        if months != 0 && (days != 0 || nanoseconds != 0) {
-            return Err(bad(
-                "mixes months with days or time; a bar is whole months or a fixed length",
-            ));
-        }
-        let fixed = i128::from(days) * 86_400_000_000_000 + i128::from(nanoseconds);
-        if months < 0 || days < 0 || nanoseconds < 0 || (months == 0 && fixed <= 0) {
-            return Err(bad("is not positive"));
+        if let Some(problem) = tickflow_functions::time::bucket::width_problem(interval) {
+            return Err(bad(problem));
         }
         Ok(BarWidth {
             text: text.to_string(),
@@ -140,9 +129,9 @@ mod tests {
             ("fortnight", "is not an interval"),
             ("1 minute', ts) --", "is not an interval"),
             ("", "is not an interval"),
-            ("0 minutes", "is not positive"),
-            ("-5 minutes", "is not positive"),
-            ("1 day -25 hours", "is not positive"),
+            ("0 minutes", "must be positive"),
+            ("-5 minutes", "must be positive"),
+            ("1 day -25 hours", "must be positive"),
             ("1 month 2 days", "mixes months with days"),
         ] {
             match BarWidth::parse(text) {

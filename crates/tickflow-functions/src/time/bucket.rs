@@ -195,29 +195,40 @@ enum WidthParts {
     Months(i64),
 }
 
-fn classify_width(width: IntervalMonthDayNano, arg: &Arg) -> Result<WidthParts> {
+/// Why `width` cannot be a bucket width, or `None` when it can: a width is positive, and whole
+/// months or a fixed length, never both (`1 month 2 days` has no fixed grid). What
+/// `time_bucket` checks, for callers that take a width elsewhere (a CLI flag).
+pub fn width_problem(width: IntervalMonthDayNano) -> Option<&'static str> {
     let IntervalMonthDayNano {
         months,
         days,
         nanoseconds,
     } = width;
-    let total_fixed = days as i128 * NANOS_PER_DAY + nanoseconds as i128;
     if months != 0 {
         if days != 0 || nanoseconds != 0 {
-            return Err(arg.error(
+            return Some(
                 "mixes months with days or time (e.g. '1 month 2 days'); a bucket is either \
                  whole months/years or a fixed length",
-            ));
+            );
         }
-        if months < 0 {
-            return Err(arg.error("must be positive"));
-        }
-        return Ok(WidthParts::Months(months as i64));
+        return (months < 0).then_some("must be positive");
     }
-    if total_fixed <= 0 || days < 0 || nanoseconds < 0 {
-        return Err(arg.error("must be positive"));
+    let total_fixed = days as i128 * NANOS_PER_DAY + nanoseconds as i128;
+    (total_fixed <= 0 || days < 0 || nanoseconds < 0).then_some("must be positive")
+}
+
+fn classify_width(width: IntervalMonthDayNano, arg: &Arg) -> Result<WidthParts> {
+    if let Some(problem) = width_problem(width) {
+        return Err(arg.error(problem));
     }
-    if days > 0 {
+    let IntervalMonthDayNano {
+        months,
+        days,
+        nanoseconds,
+    } = width;
+    if months != 0 {
+        Ok(WidthParts::Months(months as i64))
+    } else if days > 0 {
         Ok(WidthParts::Days(days as i64, nanoseconds as i128))
     } else {
         Ok(WidthParts::Nanos(nanoseconds as i128))
