@@ -7,9 +7,5 @@
 # DataFusion and the other reuses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tickflow-target}"
-if ! command -v cargo >/dev/null 2>&1; then
-  echo "error: cargo is not installed; install Rust from https://rustup.rs (tickflow needs Rust >= 1.94)" >&2
-  exit 1
-fi
+. scripts/cargo-env.sh
 exec cargo run --locked -p tickflow-cli -- demo "$@"

@@ -16,13 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Reuse one target directory outside the clone: a clean debug build of DataFusion takes ~12 min.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tickflow-target}"
-
-if ! command -v cargo >/dev/null 2>&1; then
-  echo "error: cargo is not installed; install Rust from https://rustup.rs (tickflow needs Rust >= 1.94)" >&2
-  exit 1
-fi
+# The target directory outside the clone that scripts/demo.sh builds in too, and cargo itself.
+. scripts/cargo-env.sh
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "error: python3 is not installed; the Flight SQL test needs Python >= 3.9 (apt install python3 python3-venv)" >&2

@@ -69,7 +69,7 @@ pub enum Role {
     Local,
     /// A role of a Ballista cluster: `extension` is what planning for a cluster adds to
     /// tickflow's extensions; `base` is the state the role starts from instead of DataFusion's
-    /// defaults (Ballista's own, on the scheduler and the executors).
+    /// defaults (Ballista's own, on the scheduler and the executors), built with the same config.
     Cluster {
         base: Option<Box<SessionState>>,
         extension: Arc<dyn PlanExtension>,
