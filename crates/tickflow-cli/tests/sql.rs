@@ -52,6 +52,26 @@ fn script_parameters_are_substituted_and_a_missing_one_is_named() {
         ));
 }
 
+/// A parameter a comment mentions needs no value; one in a string literal is substituted.
+#[test]
+fn parameters_in_comments_are_left_as_written() {
+    let dir = TempDir::new().expect("tempdir");
+    let script = dir.path().join("commented.sql");
+    std::fs::write(
+        &script,
+        "-- uses ${bar_width}, see /* below */\n/* and ${start} */\nSELECT '${g:-x}' AS g;\n",
+    )
+    .expect("write");
+    tickflow(&dir)
+        .arg("sql")
+        .arg("-f")
+        .arg(&script)
+        .args(["--format", "csv"])
+        .assert()
+        .success()
+        .stdout("g\nx\n");
+}
+
 #[test]
 fn several_files_share_one_session() {
     let dir = TempDir::new().expect("tempdir");
