@@ -86,11 +86,6 @@ impl Extensions {
         self
     }
 
-    /// The extensions, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn PlanExtension>> {
-        self.0.iter()
-    }
-
     /// `builder` with every extension's rules and one query planner that plans every
     /// extension's nodes. Physical rules are placed around DataFusion's default list, which
     /// replaces any physical rules `builder` had.
