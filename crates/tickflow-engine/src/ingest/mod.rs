@@ -19,6 +19,10 @@
 pub mod destination;
 pub mod manifest;
 pub mod parse;
+mod records;
+pub mod schema;
+mod shapes;
+mod time;
 pub mod write;
 
 use std::collections::BTreeSet;

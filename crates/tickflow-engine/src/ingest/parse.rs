@@ -1,18 +1,28 @@
-//! CSV → Arrow for one source file: the two input shapes, field-level validation with
-//! `file:line:column: reason` messages, and the `seq` column that keeps source order.
+//! CSV → Arrow for one source file: the input shapes ([`Shape`]), the columns of a file and
+//! their roles ([`shapes`](super::shapes)), field-level validation with `file:line:column:
+//! reason` messages, typed columns ([`schema`](super::schema)), and the `seq` column that keeps
+//! source order.
+//!
+//! Every column of the input is kept: the ones a shape knows become its fixed columns
+//! ([`output_schema`]), every other one follows them, typed by `--schema` or inferred.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
-    ArrayRef, Decimal128Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder,
+    ArrayRef, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampNanosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use regex::Regex;
 
+use super::records::{Record, Records};
+use super::schema::{ColType, ScaledErr, Stats, Value, convert, parse_scaled};
+use super::shapes::{Col, Layout, Role, layout};
+use super::time::{LocalToUtc, parse_date, parse_time, parse_timestamp};
 use crate::error::{Context, Error, Result};
 
 /// `seq` = `file_index << SEQ_FILE_SHIFT | line`: source order within a file, then file order
@@ -21,22 +31,42 @@ pub const SEQ_FILE_SHIFT: u32 = 40;
 
 /// Scale of the Decimal128(18, 4) price columns.
 pub const PRICE_SCALE: i8 = 4;
-const PRICE_PRECISION: u8 = 18;
+pub(crate) const PRICE_PRECISION: u8 = 18;
+pub(crate) const PRICE: ColType = ColType::Decimal(PRICE_PRECISION, PRICE_SCALE);
 
-/// Which of the two input shapes a file has.
+/// The shape of a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// TAQ-style trades: `date,time,symbol,price,size,exchange,conditions[,seq]`.
+    /// TAQ-style trades: `date,time,symbol,price,size,exchange,conditions[,seq]`, columns by
+    /// name when there is a header.
     Trades,
     /// Per-symbol minute bars, `YYYY-MM-DD HH:MM:SS,open,high,low,close,volume`, symbol from the
     /// file name.
     MinuteBars,
+    /// Daily bars, one file per ticker (Yahoo): `Date,Open,High,Low,Close,Adj Close,Volume`,
+    /// symbol from the file name.
+    Daily,
+    /// Any CSV: a timestamp column (`--ts-column`, default `ts`), a `symbol` column or the
+    /// symbol from the file name, every other column typed by `--schema` or inferred.
+    Csv,
 }
 
-/// How the symbol of a minute-bar file is taken from its file name.
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trades => "trades",
+            Self::MinuteBars => "minute-bars",
+            Self::Daily => "daily",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+/// How the symbol of a file is taken from its name.
 #[derive(Debug, Clone)]
 pub enum SymbolFromName {
-    /// The part of the file name before the first `_` (`AAPL_full_1min.txt` → `AAPL`).
+    /// Everything before the first `_`, else the name without its extensions:
+    /// `BRK.A_full_1min.txt` → `BRK.A`, `BRK-B.csv` → `BRK-B`, `BRK.A.csv.gz` → `BRK.A`.
     PrefixBeforeUnderscore,
     /// The first capture group (or the whole match) of a regex over the file name.
     Regex(Regex),
@@ -55,10 +85,20 @@ impl SymbolFromName {
         })
     }
 
-    fn extract(&self, file_name: &str) -> Option<String> {
+    pub fn extract(&self, file_name: &str) -> Option<String> {
         match self {
             Self::PrefixBeforeUnderscore => {
-                let stem = file_name.split('.').next().unwrap_or(file_name);
+                let mut stem = file_name;
+                loop {
+                    let lower = stem.to_ascii_lowercase();
+                    let ext = [".gz", ".zst", ".csv", ".txt", ".tsv"]
+                        .iter()
+                        .find(|e| lower.ends_with(*e));
+                    match ext {
+                        Some(e) => stem = &stem[..stem.len() - e.len()],
+                        None => break,
+                    }
+                }
                 let prefix = stem.split('_').next().unwrap_or(stem);
                 (!prefix.is_empty()).then(|| prefix.to_string())
             }
@@ -74,9 +114,9 @@ impl SymbolFromName {
 /// How to read the source files.
 #[derive(Debug, Clone)]
 pub struct ParseOptions {
-    /// `None`: detect from the file name and first line.
+    /// `None`: detect from the file name and first line (never [`Shape::Csv`]).
     pub shape: Option<Shape>,
-    /// `None`: trades files have a header, minute-bar files do not (or detect from the first line).
+    /// `None`: detected from the first line (a header names known columns).
     pub header: Option<bool>,
     pub delimiter: u8,
     /// chrono format of a single timestamp column (or of `date + ' ' + time`).
@@ -84,6 +124,16 @@ pub struct ParseOptions {
     /// Time zone of the local timestamps in the files.
     pub source_tz: Tz,
     pub symbol_from_filename: SymbolFromName,
+    /// Whether `symbol_from_filename` was asked for: then a trades file without a symbol column
+    /// takes the symbol from its name too.
+    pub symbol_from_filename_given: bool,
+    /// `--schema`: types of columns by name; without a header, also the columns' names in order.
+    pub schema: Vec<(String, ColType)>,
+    /// The timestamp column of [`Shape::Csv`] (`None`: `ts`, `timestamp`, `datetime` or `date`).
+    pub ts_column: Option<String>,
+    /// Types decided for the whole run (volume and columns without a fixed type); a column not
+    /// here and not in `schema` is inferred from the file alone.
+    pub types: BTreeMap<String, ColType>,
 }
 
 impl Default for ParseOptions {
@@ -95,11 +145,16 @@ impl Default for ParseOptions {
             timestamp_format: None,
             source_tz: chrono_tz::America::New_York,
             symbol_from_filename: SymbolFromName::PrefixBeforeUnderscore,
+            symbol_from_filename_given: false,
+            schema: Vec::new(),
+            ts_column: None,
+            types: BTreeMap::new(),
         }
     }
 }
 
-/// A rejected row: where, why, and its bytes as they were in the file.
+/// A rejected record: where, why, and its bytes as they were in the file (all of them, quoted
+/// newlines included).
 #[derive(Debug, Clone)]
 pub struct Reject {
     pub line: u64,
@@ -121,208 +176,58 @@ pub struct Parsed {
     pub rejects: Vec<Reject>,
 }
 
-/// Schema of the Parquet files written for a shape.
+pub(crate) fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// The fixed columns a shape writes, with a `BIGINT` volume; the file's other columns follow
+/// them (a fractional volume is a DECIMAL, see [`super::schema`]).
 pub fn output_schema(shape: Shape) -> SchemaRef {
-    let ts = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
-    let price = DataType::Decimal128(PRICE_PRECISION, PRICE_SCALE);
-    let fields = match shape {
-        Shape::Trades => vec![
-            Field::new("symbol", DataType::Utf8, false),
-            Field::new("ts", ts, false),
-            Field::new("price", price, false),
+    let price = PRICE.arrow();
+    let mut fields = vec![
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("ts", ts_type(), false),
+    ];
+    let bars = |fields: &mut Vec<Field>, adj: bool| {
+        for name in ["open", "high", "low", "close"] {
+            fields.push(Field::new(name, price.clone(), false));
+        }
+        if adj {
+            fields.push(Field::new("adj_close", price.clone(), true));
+        }
+        fields.push(Field::new("volume", DataType::Int64, false));
+        fields.push(Field::new("seq", DataType::Int64, false));
+    };
+    match shape {
+        Shape::Trades => fields.extend([
+            Field::new("price", price.clone(), false),
             Field::new("size", DataType::Int64, false),
             Field::new("exchange", DataType::Utf8, true),
             Field::new("conditions", DataType::Utf8, true),
             Field::new("seq", DataType::Int64, false),
             Field::new("source_seq", DataType::Int64, true),
-        ],
-        Shape::MinuteBars => vec![
-            Field::new("symbol", DataType::Utf8, false),
-            Field::new("ts", ts, false),
-            Field::new("open", price.clone(), false),
-            Field::new("high", price.clone(), false),
-            Field::new("low", price.clone(), false),
-            Field::new("close", price, false),
-            Field::new("volume", DataType::Int64, false),
-            Field::new("seq", DataType::Int64, false),
-        ],
-    };
+        ]),
+        Shape::MinuteBars => bars(&mut fields, false),
+        Shape::Daily => bars(&mut fields, true),
+        Shape::Csv => fields.push(Field::new("seq", DataType::Int64, false)),
+    }
     Arc::new(Schema::new(fields))
-}
-
-/// Column positions of a trades file.
-#[derive(Debug, Clone, Copy)]
-struct TradeLayout {
-    date: Option<usize>,
-    time: Option<usize>,
-    ts: Option<usize>,
-    symbol: usize,
-    price: usize,
-    size: usize,
-    exchange: Option<usize>,
-    conditions: Option<usize>,
-    seq: Option<usize>,
-    fields: usize,
-}
-
-impl TradeLayout {
-    fn positional(fields: usize) -> Self {
-        Self {
-            date: Some(0),
-            time: Some(1),
-            ts: None,
-            symbol: 2,
-            price: 3,
-            size: 4,
-            exchange: Some(5),
-            conditions: Some(6),
-            seq: (fields >= 8).then_some(7),
-            fields: fields.max(7),
-        }
-    }
-
-    /// The layout a header names (an error is about the header's first column).
-    fn from_header(names: &[String]) -> std::result::Result<Self, FieldErr> {
-        let find = |aliases: &[&str]| {
-            names
-                .iter()
-                .position(|n| aliases.contains(&n.trim().to_ascii_lowercase().as_str()))
-        };
-        let required = |what: &str, aliases: &[&str]| {
-            find(aliases).ok_or_else(|| {
-                FieldErr::new(
-                    0,
-                    format!(
-                        "header has no {what} column (expected one of {}; found {})",
-                        aliases.join(", "),
-                        names.join(",")
-                    ),
-                )
-            })
-        };
-        let date = find(&["date", "trade_date"]);
-        let time = find(&["time", "trade_time"]);
-        let ts = find(&["ts", "timestamp", "datetime"]);
-        if ts.is_none() && (date.is_none() || time.is_none()) {
-            return Err(FieldErr::new(
-                0,
-                format!(
-                    "header needs date and time columns or a ts/timestamp column; found {}",
-                    names.join(",")
-                ),
-            ));
-        }
-        Ok(Self {
-            date,
-            time,
-            ts,
-            symbol: required("symbol", &["symbol", "ticker", "sym"])?,
-            price: required("price", &["price", "trade_price"])?,
-            size: required(
-                "size",
-                &["size", "volume", "qty", "quantity", "trade_volume"],
-            )?,
-            exchange: find(&["exchange", "ex", "exchange_code"]),
-            conditions: find(&["conditions", "condition", "cond", "sale_condition"]),
-            seq: find(&["seq", "sequence", "seq_num", "sequence_number"]),
-            fields: names.len(),
-        })
-    }
-}
-
-/// Converts local wall-clock times of one zone to UTC, caching the offset of whole days
-/// without a transition.
-struct LocalToUtc {
-    tz: Tz,
-    day: Option<NaiveDate>,
-    /// Offset (seconds east of UTC) if constant over `day`.
-    fixed: Option<i64>,
-}
-
-impl LocalToUtc {
-    fn new(tz: Tz) -> Self {
-        Self {
-            tz,
-            day: None,
-            fixed: None,
-        }
-    }
-
-    /// UTC nanoseconds of a local date and nanosecond of day. Ambiguous times (DST fall-back)
-    /// take the earlier instant; times in a DST gap are an error.
-    fn convert(
-        &mut self,
-        date: NaiveDate,
-        nanos_of_day: i64,
-        column: usize,
-    ) -> std::result::Result<i64, FieldErr> {
-        if self.day != Some(date) {
-            self.day = Some(date);
-            let offset_at = |t: NaiveTime| {
-                self.tz
-                    .offset_from_local_datetime(&date.and_time(t))
-                    .single()
-                    .map(|o| i64::from(o.fix().local_minus_utc()))
-            };
-            let start = offset_at(NaiveTime::MIN);
-            let end = NaiveTime::from_hms_opt(23, 59, 59).and_then(offset_at);
-            self.fixed = match (start, end) {
-                (Some(a), Some(b)) if a == b => Some(a),
-                _ => None,
-            };
-        }
-        let days = i64::from(days_since_epoch(date));
-        let local_nanos = days * NANOS_PER_DAY + nanos_of_day;
-        if let Some(offset) = self.fixed {
-            return Ok(local_nanos - offset * NANOS_PER_SEC);
-        }
-        let secs = nanos_of_day / NANOS_PER_SEC;
-        let time = NaiveTime::from_num_seconds_from_midnight_opt(
-            u32::try_from(secs).unwrap_or(0),
-            u32::try_from(nanos_of_day % NANOS_PER_SEC).unwrap_or(0),
-        )
-        .ok_or_else(|| FieldErr::new(column, "time of day out of range".to_string()))?;
-        let local = date.and_time(time);
-        match self.tz.offset_from_local_datetime(&local).earliest() {
-            Some(o) => Ok(local_nanos - i64::from(o.fix().local_minus_utc()) * NANOS_PER_SEC),
-            None => Err(FieldErr::new(
-                column,
-                format!(
-                    "time {local} does not exist in {} (daylight saving gap)",
-                    self.tz
-                ),
-            )),
-        }
-    }
-}
-
-const NANOS_PER_SEC: i64 = 1_000_000_000;
-const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SEC;
-
-fn days_since_epoch(date: NaiveDate) -> i32 {
-    // 719_163 = days from 0001-01-01 (CE day 1) to 1970-01-01.
-    chrono::Datelike::num_days_from_ce(&date) - 719_163
-}
-
-fn field_str<'a>(rec: &'a csv::ByteRecord, i: usize, name: &str) -> Result<&'a str, FieldErr> {
-    let bytes = rec.get(i).unwrap_or_default();
-    std::str::from_utf8(bytes).map_err(|_| FieldErr::new(i, format!("{name} is not valid UTF-8")))
 }
 
 /// A bad field: its 0-based column and the reason.
 #[derive(Debug)]
-struct FieldErr {
-    column: usize,
-    reason: String,
+pub(crate) struct FieldErr {
+    pub column: usize,
+    pub reason: String,
 }
 
 impl FieldErr {
-    fn new(column: usize, reason: String) -> Self {
+    pub fn new(column: usize, reason: String) -> Self {
         Self { column, reason }
     }
 
     /// The error of the record at `line` of `file`.
-    fn at(self, file: &str, line: u64) -> Error {
+    pub fn at(self, file: &str, line: u64) -> Error {
         Error::Record {
             file: file.to_string(),
             line,
@@ -332,102 +237,20 @@ impl FieldErr {
     }
 }
 
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
-        let y = digits(&b[0..4])?;
-        let m = digits(&b[5..7])?;
-        let d = digits(&b[8..10])?;
-        return NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m as u32, d as u32);
-    }
-    if b.len() == 8 {
-        // YYYYMMDD, as in TAQ file names and some exports.
-        let v = digits(b)?;
-        return NaiveDate::from_ymd_opt(
-            i32::try_from(v / 10_000).ok()?,
-            (v / 100 % 100) as u32,
-            (v % 100) as u32,
-        );
-    }
-    None
-}
-
-fn digits(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 18 {
-        return None;
-    }
-    let mut v = 0u64;
-    for &c in b {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u64::from(c - b'0');
-    }
-    Some(v)
-}
-
-/// `HH:MM:SS[.fffffffff]` → nanoseconds of day.
-fn parse_time(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
-        return None;
-    }
-    let h = digits(&b[0..2])? as i64;
-    let m = digits(&b[3..5])? as i64;
-    let sec = digits(&b[6..8])? as i64;
-    if h > 23 || m > 59 || sec > 59 {
-        return None;
-    }
-    let mut nanos = 0i64;
-    if b.len() > 8 {
-        let frac = &b[9..];
-        if b[8] != b'.' || frac.is_empty() || frac.len() > 9 {
-            return None;
-        }
-        let f = digits(frac)? as i64;
-        nanos = f * 10i64.pow(9 - frac.len() as u32);
-    }
-    Some((h * 3600 + m * 60 + sec) * NANOS_PER_SEC + nanos)
+pub(crate) fn field_str<'a>(rec: &'a Record, i: usize, name: &str) -> Result<&'a str, FieldErr> {
+    let bytes = rec.get(i).unwrap_or_default();
+    std::str::from_utf8(bytes).map_err(|_| FieldErr::new(i, format!("{name} is not valid UTF-8")))
 }
 
 /// A decimal string → value scaled by 10^4. More than four decimal places is an error
 /// (unless the extra digits are zeros): ingest never rounds silently.
 pub fn parse_decimal4(s: &str) -> Result<i128, &'static str> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err("is empty");
-    }
-    let (neg, body) = match t.as_bytes()[0] {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (int, frac) = match body.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (body, ""),
-    };
-    if (int.is_empty() && frac.is_empty())
-        || !int.bytes().all(|c| c.is_ascii_digit())
-        || !frac.bytes().all(|c| c.is_ascii_digit())
-    {
-        return Err("is not a number");
-    }
-    if int.len() > 14 {
-        return Err("is out of range for Decimal(18,4)");
-    }
-    let frac_trim = frac.trim_end_matches('0');
-    if frac_trim.len() > PRICE_SCALE as usize {
-        return Err("has more than 4 decimal places");
-    }
-    let mut v: i128 = 0;
-    for c in int.bytes() {
-        v = v * 10 + i128::from(c - b'0');
-    }
-    for i in 0..PRICE_SCALE as usize {
-        let d = frac_trim.as_bytes().get(i).map_or(0, |c| c - b'0');
-        v = v * 10 + i128::from(d);
-    }
-    Ok(if neg { -v } else { v })
+    parse_scaled(s, PRICE_PRECISION, PRICE_SCALE).map_err(|e| match e {
+        ScaledErr::Empty => "is empty",
+        ScaledErr::NotNumber => "is not a number",
+        ScaledErr::Range => "is out of range for Decimal(18,4)",
+        ScaledErr::Scale => "has more than 4 decimal places",
+    })
 }
 
 fn parse_int(s: &str) -> Result<i64, &'static str> {
@@ -438,61 +261,222 @@ fn parse_int(s: &str) -> Result<i64, &'static str> {
     t.parse::<i64>().map_err(|_| "is not an integer")
 }
 
-/// Builders of the output columns of a shape.
-enum Columns {
-    Trades {
-        symbol: StringBuilder,
-        ts: TimestampNanosecondBuilder,
-        price: Decimal128Builder,
-        size: Int64Builder,
-        exchange: StringBuilder,
-        conditions: StringBuilder,
-        seq: Int64Builder,
-        source_seq: Int64Builder,
-    },
-    Bars {
-        symbol: StringBuilder,
-        ts: TimestampNanosecondBuilder,
-        ohlc: [Decimal128Builder; 4],
-        volume: Int64Builder,
-        seq: Int64Builder,
-    },
-}
-
-fn decimal_builder() -> Decimal128Builder {
-    Decimal128Builder::new().with_data_type(DataType::Decimal128(PRICE_PRECISION, PRICE_SCALE))
-}
-
-fn ts_builder() -> TimestampNanosecondBuilder {
-    TimestampNanosecondBuilder::new().with_timezone("UTC")
-}
-
 /// Detects the shape from the file name and the first record.
-fn detect_shape(file_name: &str, first: Option<&csv::ByteRecord>) -> Shape {
+fn detect_shape(file_name: &str, first: Option<&Record>) -> Shape {
     let lower = file_name.to_ascii_lowercase();
     if lower.contains("_1min") || lower.contains("_full_") {
         return Shape::MinuteBars;
     }
-    if let Some(rec) = first {
-        let f0 = String::from_utf8_lossy(rec.get(0).unwrap_or_default()).to_string();
-        let looks_like_ts = f0
-            .split_once(' ')
-            .is_some_and(|(d, t)| parse_date(d).is_some() && parse_time(t).is_some());
-        if looks_like_ts && rec.len() == 6 {
-            return Shape::MinuteBars;
+    let Some(rec) = first.filter(|r| r.malformed.is_none()) else {
+        return Shape::Trades;
+    };
+    let names: Vec<String> = rec
+        .iter()
+        .map(|f| super::schema::normalize(&String::from_utf8_lossy(f)))
+        .collect();
+    let has = |n: &str| names.iter().any(|x| x == n);
+    if has("open") && has("high") && has("low") && has("close") {
+        let intraday = has("time") || has("ts") || has("timestamp") || has("datetime");
+        return if has("adj_close") || !intraday {
+            Shape::Daily
+        } else {
+            Shape::MinuteBars
+        };
+    }
+    let f0 = String::from_utf8_lossy(rec.get(0).unwrap_or_default()).to_string();
+    if rec.len() == 6 && super::time::looks_like_timestamp(f0.trim()) {
+        return Shape::MinuteBars;
+    }
+    if rec.len() == 7 && parse_date(f0.trim()).is_some() && f0.trim().len() == 10 {
+        let f1 = String::from_utf8_lossy(rec.get(1).unwrap_or_default()).to_string();
+        if parse_decimal4(&f1).is_ok() {
+            return Shape::Daily;
         }
     }
     Shape::Trades
 }
 
-fn looks_like_header(rec: &csv::ByteRecord) -> bool {
-    rec.iter().any(|f| {
-        let s = String::from_utf8_lossy(f).trim().to_ascii_lowercase();
-        matches!(
-            s.as_str(),
-            "symbol" | "price" | "date" | "time" | "ts" | "timestamp"
-        )
+fn looks_like_header(rec: &Record) -> bool {
+    rec.malformed.is_none()
+        && rec.iter().any(|f| {
+            let s = super::schema::normalize(&String::from_utf8_lossy(f));
+            matches!(
+                s.as_str(),
+                "symbol"
+                    | "price"
+                    | "date"
+                    | "time"
+                    | "ts"
+                    | "timestamp"
+                    | "datetime"
+                    | "open"
+                    | "close"
+                    | "volume"
+            )
+        })
+}
+
+/// A file opened for reading: its shape, layout, symbol from the name, and its records after
+/// the header.
+struct Opened<'a> {
+    shape: Shape,
+    layout: Layout,
+    file_symbol: Option<String>,
+    records: Records<'a>,
+}
+
+fn open<'a>(
+    display: &str,
+    file_name: &str,
+    data: &'a [u8],
+    opts: &ParseOptions,
+) -> Result<Opened<'a>> {
+    let mut records = Records::new(data, opts.delimiter);
+    let mut first = Record::default();
+    let has_first = {
+        let mut peek = Records::new(data, opts.delimiter);
+        peek.next_into(&mut first)
+    };
+    let first = has_first.then_some(&first);
+    let shape = opts.shape.unwrap_or_else(|| detect_shape(file_name, first));
+    let header = opts.header.unwrap_or_else(|| match shape {
+        Shape::Csv => opts.schema.is_empty() || first.is_some_and(looks_like_header),
+        _ => first.is_some_and(looks_like_header),
+    });
+    let names: Option<(Vec<String>, u64)> = match first {
+        Some(rec) if header => {
+            if let Some((col, why)) = &rec.malformed {
+                return Err(FieldErr::new(*col, format!("header: {why}")).at(display, rec.line));
+            }
+            let mut skip = Record::default();
+            records.next_into(&mut skip);
+            Some((
+                rec.iter()
+                    .map(|f| String::from_utf8_lossy(f).to_string())
+                    .collect(),
+                rec.line,
+            ))
+        }
+        _ => None,
+    };
+    let layout = layout(shape, names, first, opts).map_err(|(e, line)| e.at(display, line))?;
+    let file_symbol = if layout.symbol.is_none() {
+        Some(opts.symbol_from_filename.extract(file_name).ok_or_else(|| {
+            Error::invalid(format!(
+                "{display}: cannot take a symbol from the file name '{file_name}' (--symbol-from-filename)"
+            ))
+        })?)
+    } else {
+        None
+    };
+    Ok(Opened {
+        shape,
+        layout,
+        file_symbol,
+        records,
     })
+}
+
+/// Statistics of the values of the columns whose type is not fixed, given or decided (volume,
+/// the columns a shape does not know): what [`super::schema::Stats::infer`] types them by.
+/// Reads only those fields. `(name, stats, integral)`.
+pub fn scan_file(
+    display: &str,
+    file_name: &str,
+    data: &[u8],
+    opts: &ParseOptions,
+) -> Result<Vec<(String, Stats, bool)>> {
+    let mut opened = open(display, file_name, data, opts)?;
+    Ok(scan(&mut opened, opts))
+}
+
+fn undecided(layout: &Layout, opts: &ParseOptions) -> Vec<usize> {
+    layout
+        .cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            matches!(c.role, Role::Volume | Role::Extra)
+                && c.ty.is_none()
+                && !opts.types.contains_key(&c.name)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn scan(opened: &mut Opened<'_>, opts: &ParseOptions) -> Vec<(String, Stats, bool)> {
+    let todo = undecided(&opened.layout, opts);
+    let mut stats = vec![Stats::default(); todo.len()];
+    if !todo.is_empty() {
+        let mut rec = Record::default();
+        while opened.records.next_into(&mut rec) {
+            if rec.malformed.is_some() || rec.len() != opened.layout.fields {
+                continue;
+            }
+            for (k, &c) in todo.iter().enumerate() {
+                let col = &opened.layout.cols[c];
+                let Some(i) = col.index else { continue };
+                let text = std::str::from_utf8(rec.get(i).unwrap_or_default()).unwrap_or("\u{0}");
+                if col.role == Role::Volume && parse_scaled(text, 38, 38).is_err() {
+                    // Not a number: the row is rejected, it does not type the column.
+                    continue;
+                }
+                stats[k].observe(text);
+            }
+        }
+    }
+    todo.iter()
+        .zip(stats)
+        .map(|(&c, s)| {
+            let col = &opened.layout.cols[c];
+            (col.name.clone(), s, col.role == Role::Volume)
+        })
+        .collect()
+}
+
+/// Builds one output column.
+enum Builder {
+    Int64(Int64Builder),
+    Decimal(Decimal128Builder),
+    Float64(Float64Builder),
+    Utf8(StringBuilder),
+}
+
+impl Builder {
+    fn new(ty: ColType) -> Self {
+        match ty {
+            ColType::Int64 => Self::Int64(Int64Builder::new()),
+            ColType::Decimal(..) => {
+                Self::Decimal(Decimal128Builder::new().with_data_type(ty.arrow()))
+            }
+            ColType::Float64 => Self::Float64(Float64Builder::new()),
+            ColType::Utf8 | ColType::Timestamp => Self::Utf8(StringBuilder::new()),
+        }
+    }
+
+    fn append(&mut self, v: Value, rec: &Record) {
+        match (self, v) {
+            (Self::Int64(b), Value::I64(x)) => b.append_value(x),
+            (Self::Decimal(b), Value::I128(x)) => b.append_value(x),
+            (Self::Float64(b), Value::F64(x)) => b.append_value(x),
+            (Self::Utf8(b), Value::Str(i)) => {
+                b.append_value(std::str::from_utf8(rec.get(i).unwrap_or_default()).unwrap_or(""))
+            }
+            (Self::Int64(b), _) => b.append_null(),
+            (Self::Decimal(b), _) => b.append_null(),
+            (Self::Float64(b), _) => b.append_null(),
+            (Self::Utf8(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Self::Int64(b) => Arc::new(b.finish()),
+            Self::Decimal(b) => Arc::new(b.finish()),
+            Self::Float64(b) => Arc::new(b.finish()),
+            Self::Utf8(b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 /// Parses one source file. `strict`: the first bad row is an error
@@ -507,165 +491,94 @@ pub fn parse_file(
     strict: bool,
     progress: &AtomicU64,
 ) -> Result<Parsed> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(opts.delimiter)
-        .from_reader(data);
-    let mut records = reader.byte_records().peekable();
-    if let Some(Err(_)) = records.peek()
-        && let Some(Err(e)) = records.next()
-    {
-        return Err(Error::format(display, e));
+    let mut opened = open(display, file_name, data, opts)?;
+    // Columns whose type the run did not decide are typed by this file's values.
+    let todo = undecided(&opened.layout, opts);
+    if !todo.is_empty() {
+        let mut scanning = open(display, file_name, data, opts)?;
+        let inferred = scan(&mut scanning, opts);
+        for (&c, (_, stats, integral)) in todo.iter().zip(inferred) {
+            opened.layout.cols[c].ty = Some(stats.infer(integral));
+        }
     }
-    let first = records.peek().and_then(|r| r.as_ref().ok()).cloned();
-    let shape = opts
-        .shape
-        .unwrap_or_else(|| detect_shape(file_name, first.as_ref()));
-    let header = opts
-        .header
-        .unwrap_or_else(|| first.as_ref().is_some_and(looks_like_header));
-    let mut trade_layout = None;
-    if header
-        && let Some(Ok(rec)) = records.next()
-        && shape == Shape::Trades
-    {
-        let names: Vec<String> = rec
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).to_string())
-            .collect();
-        trade_layout = Some(
-            TradeLayout::from_header(&names)
-                .map_err(|e| e.at(display, rec.position().map_or(1, |p| p.line())))?,
-        );
+    for col in &mut opened.layout.cols {
+        if col.ty.is_none() {
+            col.ty = opts.types.get(&col.name).copied();
+        }
     }
-    let bar_symbol = match shape {
-        Shape::MinuteBars => Some(opts.symbol_from_filename.extract(file_name).ok_or_else(
-            || Error::invalid(format!("{display}: cannot take a symbol from the file name '{file_name}' (--symbol-from-filename)")),
-        )?),
-        Shape::Trades => None,
-    };
-    let mut cols = match shape {
-        Shape::Trades => Columns::Trades {
-            symbol: StringBuilder::new(),
-            ts: ts_builder(),
-            price: decimal_builder(),
-            size: Int64Builder::new(),
-            exchange: StringBuilder::new(),
-            conditions: StringBuilder::new(),
-            seq: Int64Builder::new(),
-            source_seq: Int64Builder::new(),
-        },
-        Shape::MinuteBars => Columns::Bars {
-            symbol: StringBuilder::new(),
-            ts: ts_builder(),
-            ohlc: [
-                decimal_builder(),
-                decimal_builder(),
-                decimal_builder(),
-                decimal_builder(),
-            ],
-            volume: Int64Builder::new(),
-            seq: Int64Builder::new(),
-        },
-    };
+    let layout = &opened.layout;
+    let mut fields = vec![
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("ts", ts_type(), false),
+    ];
+    let mut builders = Vec::with_capacity(layout.cols.len());
+    for col in &layout.cols {
+        let ty = col.ty.unwrap_or(ColType::Utf8);
+        fields.push(Field::new(&col.name, ty.arrow(), col.nullable()));
+        builders.push(Builder::new(ty));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let mut symbol_b = StringBuilder::new();
+    let mut ts_b = TimestampNanosecondBuilder::new().with_timezone("UTC");
     let mut conv = LocalToUtc::new(opts.source_tz);
-    let mut lines = LineCounter::new(data);
     let mut dates = Vec::new();
     let mut ts_out = Vec::new();
     let mut rejects = Vec::new();
     let mut pending = 0u64;
     let fmt = opts.timestamp_format.as_deref();
+    let mut values: Vec<Value> = Vec::with_capacity(layout.cols.len());
+    let mut rec = Record::default();
 
-    for result in records {
-        // Only I/O errors are possible with a flexible reader over bytes.
-        let rec = result.context(display)?;
-        let pos = rec.position().cloned().unwrap_or_else(csv::Position::new);
-        let (start, line) = lines.locate(usize::try_from(pos.byte()).unwrap_or(0));
+    while opened.records.next_into(&mut rec) {
         pending += 1;
         if pending == 8192 {
             progress.fetch_add(pending, Ordering::Relaxed);
             pending = 0;
         }
+        let line = rec.line;
         let seq = i64::try_from((file_index << SEQ_FILE_SHIFT) | line).unwrap_or(i64::MAX);
-        let outcome = match shape {
-            Shape::Trades => {
-                let layout =
-                    *trade_layout.get_or_insert_with(|| TradeLayout::positional(rec.len()));
-                parse_trade(&rec, &layout, fmt, &mut conv)
-                    .map(|row| (row.date, row.ts, Row::Trade(row)))
-            }
-            Shape::MinuteBars => {
-                parse_bar(&rec, fmt, &mut conv).map(|row| (row.date, row.ts, Row::Bar(row)))
-            }
-        };
-        match outcome {
-            Ok((date, ts, row)) => {
+        values.clear();
+        match parse_row(&rec, layout, fmt, &mut conv, &mut values) {
+            Ok((date, ts, symbol)) => {
                 dates.push(date);
                 ts_out.push(ts);
-                append(&mut cols, row, ts, seq, bar_symbol.as_deref());
+                match symbol {
+                    Some(i) => symbol_b.append_value(
+                        std::str::from_utf8(rec.get(i).unwrap_or_default())
+                            .unwrap_or("")
+                            .trim(),
+                    ),
+                    None => symbol_b.append_value(opened.file_symbol.as_deref().unwrap_or("")),
+                }
+                ts_b.append_value(ts);
+                for ((b, col), v) in builders.iter_mut().zip(&layout.cols).zip(&values) {
+                    let v = if col.role == Role::Seq {
+                        Value::I64(seq)
+                    } else {
+                        *v
+                    };
+                    b.append(v, &rec);
+                }
             }
             Err(e) => {
                 if strict {
                     return Err(e.at(display, line));
                 }
-                let end = data[start..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(data.len(), |i| start + i);
-                let mut raw = data[start..end].to_vec();
-                if raw.last() == Some(&b'\r') {
-                    raw.pop();
-                }
                 rejects.push(Reject {
                     line,
                     column: e.column + 1,
                     reason: e.reason,
-                    raw,
+                    raw: data[rec.start..rec.end].to_vec(),
                 });
             }
         }
     }
     progress.fetch_add(pending, Ordering::Relaxed);
-    let arrays: Vec<ArrayRef> = match cols {
-        Columns::Trades {
-            mut symbol,
-            mut ts,
-            mut price,
-            mut size,
-            mut exchange,
-            mut conditions,
-            mut seq,
-            mut source_seq,
-        } => vec![
-            Arc::new(symbol.finish()),
-            Arc::new(ts.finish()),
-            Arc::new(price.finish()),
-            Arc::new(size.finish()),
-            Arc::new(exchange.finish()),
-            Arc::new(conditions.finish()),
-            Arc::new(seq.finish()),
-            Arc::new(source_seq.finish()),
-        ],
-        Columns::Bars {
-            mut symbol,
-            mut ts,
-            mut ohlc,
-            mut volume,
-            mut seq,
-        } => {
-            let mut v: Vec<ArrayRef> = vec![Arc::new(symbol.finish()), Arc::new(ts.finish())];
-            for b in &mut ohlc {
-                v.push(Arc::new(b.finish()));
-            }
-            v.push(Arc::new(volume.finish()));
-            v.push(Arc::new(seq.finish()));
-            v
-        }
-    };
-    let batch = RecordBatch::try_new(output_schema(shape), arrays).context(display)?;
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(symbol_b.finish()), Arc::new(ts_b.finish())];
+    arrays.extend(builders.iter_mut().map(Builder::finish));
+    let batch = RecordBatch::try_new(schema, arrays).context(display)?;
     Ok(Parsed {
-        shape,
+        shape: opened.shape,
         batch,
         dates,
         ts: ts_out,
@@ -673,180 +586,27 @@ pub fn parse_file(
     })
 }
 
-/// 1-based line numbers from byte offsets. The csv crate's own `Position::line` and `byte`
-/// are off after `\r\n` terminators (the offset may point at the `\n` of the previous record),
-/// so the record start is found by skipping terminator bytes and lines are counted here.
-struct LineCounter<'a> {
-    data: &'a [u8],
-    cursor: usize,
-    newlines: u64,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        Self {
-            data,
-            cursor: 0,
-            newlines: 0,
-        }
+fn check_fields(rec: &Record, expected: usize) -> Result<(), FieldErr> {
+    if let Some((col, why)) = &rec.malformed {
+        return Err(FieldErr::new(*col, why.clone()));
     }
-
-    /// (start byte, line) of a record the csv reader says starts at `byte`.
-    fn locate(&mut self, byte: usize) -> (usize, u64) {
-        let mut start = byte.min(self.data.len());
-        while start < self.data.len() && matches!(self.data[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        if start >= self.cursor {
-            self.newlines += self.data[self.cursor..start]
-                .iter()
-                .filter(|&&c| c == b'\n')
-                .count() as u64;
-            self.cursor = start;
-        }
-        (start, self.newlines + 1)
-    }
-}
-
-struct TradeRow<'a> {
-    date: i32,
-    ts: i64,
-    symbol: &'a str,
-    price: i128,
-    size: i64,
-    exchange: Option<&'a str>,
-    conditions: Option<&'a str>,
-    source_seq: Option<i64>,
-}
-
-struct BarRow {
-    date: i32,
-    ts: i64,
-    ohlc: [i128; 4],
-    volume: i64,
-}
-
-enum Row<'a> {
-    Trade(TradeRow<'a>),
-    Bar(BarRow),
-}
-
-fn append(cols: &mut Columns, row: Row<'_>, ts_v: i64, seq_v: i64, bar_symbol: Option<&str>) {
-    match (cols, row) {
-        (
-            Columns::Trades {
-                symbol,
-                ts,
-                price,
-                size,
-                exchange,
-                conditions,
-                seq,
-                source_seq,
-            },
-            Row::Trade(r),
-        ) => {
-            symbol.append_value(r.symbol);
-            ts.append_value(ts_v);
-            price.append_value(r.price);
-            size.append_value(r.size);
-            exchange.append_option(r.exchange);
-            conditions.append_option(r.conditions);
-            seq.append_value(seq_v);
-            source_seq.append_option(r.source_seq);
-        }
-        (
-            Columns::Bars {
-                symbol,
-                ts,
-                ohlc,
-                volume,
-                seq,
-            },
-            Row::Bar(r),
-        ) => {
-            symbol.append_value(bar_symbol.unwrap_or_default());
-            ts.append_value(ts_v);
-            for (b, v) in ohlc.iter_mut().zip(r.ohlc) {
-                b.append_value(v);
-            }
-            volume.append_value(r.volume);
-            seq.append_value(seq_v);
-        }
-        _ => {}
-    }
-}
-
-fn check_fields(rec: &csv::ByteRecord, expected: usize) -> Result<(), FieldErr> {
-    if rec.len() < expected {
+    if rec.len() != expected {
         return Err(FieldErr::new(
-            rec.len(),
-            format!("expected {expected} fields, found {}", rec.len()),
-        ));
-    }
-    if rec.len() > expected {
-        return Err(FieldErr::new(
-            expected,
+            rec.len().min(expected),
             format!("expected {expected} fields, found {}", rec.len()),
         ));
     }
     Ok(())
 }
 
-/// Parses a timestamp field (`fmt` or `YYYY-MM-DD HH:MM:SS[.f]`) to (date, nanos of day).
-fn parse_timestamp(
-    s: &str,
-    fmt: Option<&str>,
-    column: usize,
-    name: &str,
-) -> Result<(NaiveDate, i64), FieldErr> {
-    let bad = || {
-        FieldErr::new(
-            column,
-            format!(
-                "{name} '{s}' does not match {}",
-                fmt.unwrap_or("YYYY-MM-DD HH:MM:SS[.fffffffff]")
-            ),
-        )
-    };
-    match fmt {
-        Some(f) => {
-            let dt = NaiveDateTime::parse_from_str(s.trim(), f).map_err(|_| bad())?;
-            let t = dt.time();
-            let nanos = i64::from(chrono::Timelike::num_seconds_from_midnight(&t)) * NANOS_PER_SEC
-                + i64::from(chrono::Timelike::nanosecond(&t));
-            Ok((dt.date(), nanos))
-        }
-        None => {
-            let t = s.trim();
-            let (d, tm) = t
-                .split_once(' ')
-                .or_else(|| t.split_once('T'))
-                .ok_or_else(bad)?;
-            Ok((
-                parse_date(d).ok_or_else(bad)?,
-                parse_time(tm).ok_or_else(bad)?,
-            ))
-        }
-    }
-}
-
-fn to_utc(
-    conv: &mut LocalToUtc,
-    date: NaiveDate,
-    nanos: i64,
-    column: usize,
-) -> Result<(i32, i64), FieldErr> {
-    let ts = conv.convert(date, nanos, column)?;
-    Ok((days_since_epoch(date), ts))
-}
-
-fn parse_trade<'a>(
-    rec: &'a csv::ByteRecord,
-    l: &TradeLayout,
+/// Parses one record into `values` (one per [`Layout::cols`]); (date, UTC ts, symbol field).
+fn parse_row(
+    rec: &Record,
+    l: &Layout,
     fmt: Option<&str>,
     conv: &mut LocalToUtc,
-) -> Result<TradeRow<'a>, FieldErr> {
+    values: &mut Vec<Value>,
+) -> Result<(i32, i64, Option<usize>), FieldErr> {
     check_fields(rec, l.fields)?;
     let (date, nanos, ts_col) = match (l.ts, l.date, l.time) {
         (Some(c), _, _) => {
@@ -878,76 +638,117 @@ fn parse_trade<'a>(
         }
         _ => return Err(FieldErr::new(0, "no timestamp columns".into())),
     };
-    let symbol = field_str(rec, l.symbol, "symbol")?.trim();
-    if symbol.is_empty() {
-        return Err(FieldErr::new(l.symbol, "symbol is empty".into()));
+    if let Some(c) = l.symbol {
+        if field_str(rec, c, "symbol")?.trim().is_empty() {
+            return Err(FieldErr::new(c, "symbol is empty".into()));
+        }
     }
-    let ps = field_str(rec, l.price, "price")?;
-    let price =
-        parse_decimal4(ps).map_err(|why| FieldErr::new(l.price, format!("price '{ps}' {why}")))?;
-    if price <= 0 {
-        return Err(FieldErr::new(
-            l.price,
-            format!("price '{ps}' is not positive"),
-        ));
+    for col in &l.cols {
+        values.push(parse_value(rec, col)?);
     }
-    let ss = field_str(rec, l.size, "size")?;
-    let size = parse_int(ss).map_err(|why| FieldErr::new(l.size, format!("size '{ss}' {why}")))?;
-    if size < 0 {
-        return Err(FieldErr::new(l.size, format!("size '{ss}' is negative")));
-    }
-    let opt_str = |c: Option<usize>, name: &str| -> Result<Option<&'a str>, FieldErr> {
-        c.map(|c| field_str(rec, c, name)).transpose()
+    check_prices(rec, l, values)?;
+    let (date, ts) = conv.to_utc(date, nanos, ts_col)?;
+    Ok((date, ts, l.symbol))
+}
+
+fn parse_value(rec: &Record, col: &Col) -> Result<Value, FieldErr> {
+    let Some(i) = col.index else {
+        return Ok(Value::Null);
     };
-    let exchange = opt_str(l.exchange, "exchange")?;
-    let conditions = opt_str(l.conditions, "conditions")?;
-    let source_seq = match l.seq {
-        Some(c) => {
-            let s = field_str(rec, c, "seq")?;
+    let name = match col.role {
+        Role::SourceSeq => "seq",
+        _ => col.name.as_str(),
+    };
+    let s = field_str(rec, i, name)?;
+    let bad = |why: &str| FieldErr::new(i, format!("{name} '{s}' {why}"));
+    Ok(match col.role {
+        Role::Price => {
+            if s.trim().is_empty() && col.nullable() {
+                return Ok(Value::Null);
+            }
+            let v = parse_decimal4(s).map_err(bad)?;
+            if v <= 0 {
+                return Err(bad("is not positive"));
+            }
+            Value::I128(v)
+        }
+        Role::Size => {
+            let v = parse_int(s).map_err(bad)?;
+            if v < 0 {
+                return Err(bad("is negative"));
+            }
+            Value::I64(v)
+        }
+        Role::SourceSeq => {
             if s.trim().is_empty() {
-                None
+                Value::Null
             } else {
-                Some(parse_int(s).map_err(|why| FieldErr::new(c, format!("seq '{s}' {why}")))?)
+                Value::I64(parse_int(s).map_err(bad)?)
             }
         }
-        None => None,
-    };
-    let (date, ts) = to_utc(conv, date, nanos, ts_col)?;
-    Ok(TradeRow {
-        date,
-        ts,
-        symbol,
-        price,
-        size,
-        exchange,
-        conditions,
-        source_seq,
+        Role::Text => Value::Str(i),
+        Role::Seq => Value::Null,
+        Role::Volume | Role::Extra => {
+            let ty = col.ty.unwrap_or(ColType::Utf8);
+            let integral = col.role == Role::Volume;
+            let v = convert(ty, s, i, integral).map_err(|why| bad(&why))?;
+            if integral {
+                let negative = match v {
+                    Value::Null => return Err(bad("is empty")),
+                    Value::I64(x) => x < 0,
+                    Value::I128(x) => x < 0,
+                    Value::F64(x) => x < 0.0,
+                    Value::Str(_) => false,
+                };
+                if negative {
+                    return Err(bad("is negative"));
+                }
+            }
+            v
+        }
     })
 }
 
-fn parse_bar(
-    rec: &csv::ByteRecord,
-    fmt: Option<&str>,
-    conv: &mut LocalToUtc,
-) -> Result<BarRow, FieldErr> {
-    check_fields(rec, 6)?;
-    let (d, n) = parse_timestamp(field_str(rec, 0, "timestamp")?, fmt, 0, "timestamp")?;
-    let mut ohlc = [0i128; 4];
-    for (i, name) in ["open", "high", "low", "close"].iter().enumerate() {
-        let s = field_str(rec, i + 1, name)?;
-        ohlc[i] =
-            parse_decimal4(s).map_err(|why| FieldErr::new(i + 1, format!("{name} '{s}' {why}")))?;
+/// A bar's prices agree: low <= open, close <= high.
+fn check_prices(rec: &Record, l: &Layout, values: &[Value]) -> Result<(), FieldErr> {
+    let Some([o, h, lo, c]) = l.ohlc else {
+        return Ok(());
+    };
+    let get = |k: usize| match values[k] {
+        Value::I128(v) => v,
+        _ => 0,
+    };
+    let text = |k: usize| {
+        let i = l.cols[k].index.unwrap_or(0);
+        (
+            i,
+            String::from_utf8_lossy(rec.get(i).unwrap_or_default())
+                .trim()
+                .to_string(),
+        )
+    };
+    let (high, low) = (get(h), get(lo));
+    if high < low {
+        let (i, hs) = text(h);
+        return Err(FieldErr::new(
+            i,
+            format!("high '{hs}' is below low '{}'", text(lo).1),
+        ));
     }
-    let vs = field_str(rec, 5, "volume")?;
-    let volume = parse_int(vs).map_err(|why| FieldErr::new(5, format!("volume '{vs}' {why}")))?;
-    if volume < 0 {
-        return Err(FieldErr::new(5, format!("volume '{vs}' is negative")));
+    for k in [o, c] {
+        let v = get(k);
+        if v < low || v > high {
+            let (i, s) = text(k);
+            return Err(FieldErr::new(
+                i,
+                format!(
+                    "{} '{s}' is outside [low '{}', high '{}']",
+                    l.cols[k].name,
+                    text(lo).1,
+                    text(h).1
+                ),
+            ));
+        }
     }
-    let (date, ts) = to_utc(conv, d, n, 0)?;
-    Ok(BarRow {
-        date,
-        ts,
-        ohlc,
-        volume,
-    })
+    Ok(())
 }

@@ -198,6 +198,7 @@ fn custom_timestamp_format_and_regex_symbol() {
         timestamp_format: Some("%d/%m/%Y %H:%M".into()),
         source_tz: chrono_tz::UTC,
         symbol_from_filename: super::SymbolFromName::parse(r"bars-([A-Z]+)\.").expect("regex"),
+        ..ParseOptions::default()
     };
     let p = parse_file(
         "x",

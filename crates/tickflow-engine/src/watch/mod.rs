@@ -207,7 +207,9 @@ impl Watcher {
             true,
             &AtomicU64::new(0),
         )?;
-        let mut columns = parsed.batch.columns().to_vec();
+        // The trade columns; a file's other columns are not part of a bar.
+        let trades = parse::output_schema(Shape::Trades).fields().len();
+        let mut columns = parsed.batch.columns()[..trades].to_vec();
         columns.push(Arc::new(Date32Array::from(parsed.dates)));
         RecordBatch::try_new(rows_schema(), columns).context(display)
     }
