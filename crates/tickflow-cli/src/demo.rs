@@ -127,6 +127,7 @@ pub async fn run(session: &mut Session, args: DemoArgs) -> Result<()> {
                 rejects: None,
                 jobs: 2,
                 storage: Default::default(),
+                max_rejects: None,
             };
             let summary =
                 tokio::task::spawn_blocking(move || ingest(&options, &Progress::default()))

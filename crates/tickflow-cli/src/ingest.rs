@@ -10,20 +10,52 @@ use clap::{Args, ValueEnum};
 use datafusion::common::{DataFusionError, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tickflow_engine::ingest::{
-    IngestOptions, ParseOptions, Progress, Shape, SymbolFromName, create_table_sql, ingest,
+    IngestOptions, ParseOptions, Progress, RejectLimit, Shape, SymbolFromName, create_table_sql,
+    ingest, parse_schema,
 };
 
 /// Input shape of the source files.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ShapeArg {
-    /// Detect from the file name (`*_1min*`, `*_full_*`) and the first line
+    /// Detect from the file name (`*_1min*`, `*_full_*`) and the first line (never csv)
     Auto,
-    /// TAQ-style trades: date,time,symbol,price,size,exchange,conditions[,seq]
+    /// TAQ-style trades: date,time,symbol,price,size,exchange,conditions[,seq]; with a header,
+    /// columns by name (and any other column kept)
     Trades,
     /// Minute bars without header: `YYYY-MM-DD HH:MM:SS,open,high,low,close,volume`, symbol from
     /// the file name
     MinuteBars,
+    /// Daily bars, one file per ticker (Yahoo): `Date,Open,High,Low,Close,Adj Close,Volume`,
+    /// symbol from the file name
+    Daily,
+    /// Any CSV: a timestamp column (--ts-column), a symbol column or the symbol from the file
+    /// name, every other column typed by --schema or inferred
+    Csv,
 }
+
+/// The shapes, with a sample line each (`tickflow ingest --help`).
+pub const SHAPES_HELP: &str = "\
+Shapes (--shape), each with a sample line:
+  trades       date,time,symbol,price,size,exchange,conditions,seq   (header optional)
+               2024-01-02,09:30:00.000123,AAPL,185.64,100,Q,@ F,17
+  minute-bars  AAPL_full_1min.txt, BRK.A_full_1min_adjsplit.txt (no header; symbol = name before '_')
+               2010-01-04 09:30:00,30.49,30.52,30.43,30.45,173492.0
+  daily        AAPL.csv, BRK-B.csv (Yahoo; symbol = file name without extension)
+               Date,Open,High,Low,Close,Adj Close,Volume
+               2024-01-02,187.15,188.44,183.89,185.64,184.94,82488700
+  csv          --shape csv --ts-column time [--schema 'time TIMESTAMP, bid DECIMAL(18,4), ...']
+               time,symbol,bid,ask,venue
+               2024-01-02 09:30:00.5,AAPL,185.63,185.65,XNAS
+
+Every column of a file is kept: the ones a shape knows (ts, prices, volume, ...) and every other
+one, typed by --schema or inferred over the whole run (whole numbers BIGINT, decimals
+DECIMAL(18,4) or DECIMAL(38,s), else VARCHAR). A bar volume is BIGINT when every volume is
+integral (524.0 is 524), else DECIMAL; the types are recorded in DIR/_tickflow/ingest.json and a
+later run into DIR keeps them (or fails naming the way out).
+Bars and daily prices must be positive with low <= open, close <= high.
+Exit status: non-zero on any error; with --rejects, when more rows than --max-rejects were
+rejected, or (without --max-rejects) when a file had rejected rows and no good row. A failed run
+publishes nothing; the rejects file is still written.";
 
 /// Ingest CSV files into hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`).
 #[derive(Debug, Args)]
@@ -55,14 +87,28 @@ pub struct IngestArgs {
     /// Time zone of the timestamps in the files (IANA name); stored as UTC
     #[arg(long, default_value = "America/New_York", value_name = "TZ")]
     pub source_tz: String,
-    /// How a minute-bar file's symbol is taken from its name: `prefix` (before the first `_`)
-    /// or a regex whose first capture group is the symbol
-    #[arg(long, default_value = "prefix", value_name = "prefix|REGEX")]
-    pub symbol_from_filename: String,
+    /// How a file's symbol is taken from its name, for any shape without a symbol column:
+    /// `prefix` (before the first `_`, else the name without its extensions: BRK.A_full_1min.txt
+    /// and BRK.A.csv are BRK.A) or a regex whose first capture group is the symbol
+    /// [default: prefix]
+    #[arg(long, value_name = "prefix|REGEX")]
+    pub symbol_from_filename: Option<String>,
+    /// Column types, 'name TYPE, ...' (BIGINT, DECIMAL(p,s), DOUBLE, VARCHAR, TIMESTAMP); without
+    /// a header line it also names the columns in order. Columns not given are inferred.
+    #[arg(long, value_name = "'name TYPE, ...'")]
+    pub schema: Option<String>,
+    /// The timestamp column of --shape csv [default: ts, timestamp, datetime or date]
+    #[arg(long, value_name = "NAME")]
+    pub ts_column: Option<String>,
     /// Keep going on bad rows: write each one here (CSV: file,line,column,reason,record) and
     /// ingest the good rows. Without it the first bad row fails the run and nothing is written.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
+    /// With --rejects: fail (publishing nothing) when more rows than this are rejected: a number
+    /// of rows, or a fraction of the rows read (1%, 0.01) [default: fail when a file had rejected
+    /// rows and no good row]
+    #[arg(long, value_name = "N|FRACTION", requires = "rejects")]
+    pub max_rejects: Option<RejectLimit>,
     /// Files parsed in parallel
     #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
     pub jobs: usize,
@@ -102,16 +148,30 @@ impl IngestArgs {
                     ShapeArg::Auto => None,
                     ShapeArg::Trades => Some(Shape::Trades),
                     ShapeArg::MinuteBars => Some(Shape::MinuteBars),
+                    ShapeArg::Daily => Some(Shape::Daily),
+                    ShapeArg::Csv => Some(Shape::Csv),
                 },
                 header,
                 delimiter,
                 timestamp_format: self.timestamp_format.clone(),
                 source_tz,
-                symbol_from_filename: SymbolFromName::parse(&self.symbol_from_filename)?,
+                symbol_from_filename: SymbolFromName::parse(
+                    self.symbol_from_filename.as_deref().unwrap_or("prefix"),
+                )?,
+                symbol_from_filename_given: self.symbol_from_filename.is_some(),
+                schema: self
+                    .schema
+                    .as_deref()
+                    .map(parse_schema)
+                    .transpose()?
+                    .unwrap_or_default(),
+                ts_column: self.ts_column.clone(),
+                types: Default::default(),
             },
             rejects: self.rejects.clone(),
             jobs: self.jobs.max(1),
             storage: Default::default(),
+            max_rejects: self.max_rejects,
         })
     }
 }

@@ -65,7 +65,9 @@ enum Command {
     Sql(exec::SqlArgs),
     /// Generate synthetic trades (seeded): hive-partitioned Parquet, TAQ-style CSV or minute bars
     Gen(r#gen::GenArgs),
-    /// Ingest CSV files (trades or minute bars) into date-partitioned Parquet sorted by (symbol, ts)
+    /// Ingest CSV files (trades, minute bars, daily bars, any CSV) into date-partitioned Parquet
+    /// sorted by (symbol, ts)
+    #[command(after_help = ingest::SHAPES_HELP)]
     Ingest(ingest::IngestArgs),
     /// Keep a bar table current as trade files arrive (incremental, exactly once)
     Watch(watch::WatchArgs),

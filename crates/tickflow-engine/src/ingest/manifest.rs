@@ -26,6 +26,11 @@ pub const MANIFEST: &str = "ingest.json";
 pub struct Manifest {
     /// Keyed by the canonical source path.
     pub sources: BTreeMap<String, SourceEntry>,
+    /// The types runs decided for the columns whose type is not fixed (volume, the columns a
+    /// shape does not know), as SQL (`BIGINT`, `DECIMAL(18,4)`): later runs keep them, so every
+    /// file of the table has one schema.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

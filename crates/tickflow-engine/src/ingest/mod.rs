@@ -25,7 +25,7 @@ mod shapes;
 mod time;
 pub mod write;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use parse::{ParseOptions, Shape, SymbolFromName};
+pub use schema::{ColType, parse_schema};
 
 use crate::error::{BoxError, Context, Error, Result};
 
@@ -55,6 +56,49 @@ pub struct IngestOptions {
     pub jobs: usize,
     /// Options of an object storage `out` (`s3.endpoint`, ...) on top of the environment.
     pub storage: crate::storage::SessionStorage,
+    /// With `rejects`: the run fails (publishing nothing) when more rows than this are
+    /// rejected. `None`: it fails when a file had rejected rows and no good row.
+    pub max_rejects: Option<RejectLimit>,
+}
+
+/// `--max-rejects`: a number of rows (`100`) or a fraction of the rows read (`1%`, `0.01`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RejectLimit {
+    Rows(u64),
+    Fraction(f64),
+}
+
+impl std::str::FromStr for RejectLimit {
+    type Err = crate::error::InvalidValue;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let t = s.trim();
+        let bad = || {
+            crate::error::InvalidValue(format!(
+                "'{s}' is not a number of rows (100) or a fraction (1%, 0.01)"
+            ))
+        };
+        let fraction = if let Some(p) = t.strip_suffix('%') {
+            p.trim().parse::<f64>().map_err(|_| bad())? / 100.0
+        } else if t.contains('.') {
+            t.parse::<f64>().map_err(|_| bad())?
+        } else {
+            return t.parse::<u64>().map(RejectLimit::Rows).map_err(|_| bad());
+        };
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(bad());
+        }
+        Ok(RejectLimit::Fraction(fraction))
+    }
+}
+
+impl std::fmt::Display for RejectLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rows(n) => write!(f, "{n}"),
+            Self::Fraction(x) => write!(f, "{}%", x * 100.0),
+        }
+    }
 }
 
 /// Counters a progress display can read while an ingest runs.
@@ -219,6 +263,15 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
         remove_stale_staging(out);
     }
     let mut manifest = destination.load_manifest()?;
+    // One type per column for the whole table: decided before any file is parsed.
+    let types = run_types(&files, &opts.parse, &manifest, &opts.out)?;
+    let opts = &IngestOptions {
+        parse: ParseOptions {
+            types: types.clone(),
+            ..opts.parse.clone()
+        },
+        ..opts.clone()
+    };
     let staging_dir = destination.staging_dir();
     fs::create_dir_all(&staging_dir).context(staging_dir.display())?;
     let staging = Staging(staging_dir);
@@ -286,6 +339,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     if let Some(path) = &opts.rejects {
         write_rejects(path, &files, &outcomes)?;
     }
+    check_rejects(&files, &outcomes, opts)?;
     let mut partitions = BTreeSet::new();
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let (entry, staged) = match outcome {
@@ -310,6 +364,9 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
         summary.rows += entry.rows;
         summary.rejected += entry.rejected;
         manifest.sources.insert(key, entry);
+    }
+    for (name, ty) in &types {
+        manifest.columns.insert(name.clone(), ty.to_string());
     }
     destination.save_manifest(&manifest)?;
     drop(staging);
@@ -366,6 +423,129 @@ fn ingest_one(
         staged,
         rejects: parsed.rejects,
     })
+}
+
+/// The types of the run's columns that have no fixed type: `--schema`'s, else the one the
+/// table's manifest recorded (if every value of the run fits it; else an error naming the way
+/// out), else inferred from every value of the run's files (a pre-scan of those fields only).
+fn run_types(
+    files: &[PathBuf],
+    opts: &ParseOptions,
+    manifest: &Manifest,
+    out: &Path,
+) -> Result<BTreeMap<String, ColType>> {
+    let mut stats: BTreeMap<String, (schema::Stats, bool)> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for path in files {
+        let display = path.display().to_string();
+        let data = fs::read(path).context(&display)?;
+        let file_name = path
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let (names, scanned) = parse::scan_file(&display, &file_name, &data, opts)?;
+        seen.extend(names);
+        for (name, s, integral) in scanned {
+            let e = stats
+                .entry(name)
+                .or_insert((schema::Stats::default(), integral));
+            e.0.merge(&s);
+        }
+    }
+    let recorded = |name: &str| -> Result<Option<ColType>> {
+        manifest
+            .columns
+            .get(name)
+            .map(|t| {
+                ColType::parse(t).map_err(|e| {
+                    Error::invalid(format!("{}: manifest column '{name}': {e}", out.display()))
+                })
+            })
+            .transpose()
+    };
+    let mut types = BTreeMap::new();
+    for (name, ty) in &opts.schema {
+        if !seen.contains(name) {
+            return Err(Error::invalid(format!(
+                "--schema names column '{name}', which no source file has (their columns: {})",
+                seen.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if let Some(old) = recorded(name)?
+            && old != *ty
+        {
+            return Err(Error::invalid(format!(
+                "--schema gives column '{name}' the type {ty}, but the table in {} has {name} {old} (recorded by an earlier ingest in _tickflow/ingest.json): ingest into a new directory with --schema '{name} {ty}', or drop --schema for {name}",
+                out.display()
+            )));
+        }
+        if *ty != ColType::Timestamp {
+            types.insert(name.clone(), *ty);
+        }
+    }
+    for (name, (s, integral)) in stats {
+        if types.contains_key(&name) {
+            continue;
+        }
+        let needed = s.infer(integral);
+        let ty = match recorded(&name)? {
+            Some(old) if s.fits(old, integral) => old,
+            Some(old) => {
+                return Err(Error::invalid(format!(
+                    "column '{name}' needs {needed} for the values of this run, but the table in {} has {name} {old} (recorded by an earlier ingest in _tickflow/ingest.json), which cannot hold them exactly: ingest into a new directory (all sources, optionally with --schema '{name} {needed}'), or remove {} and ingest every source again",
+                    out.display(),
+                    out.display()
+                )));
+            }
+            None => needed,
+        };
+        types.insert(name, ty);
+    }
+    Ok(types)
+}
+
+/// Whether the run may publish: with `--rejects`, more rejected rows than `--max-rejects`, or
+/// (without it) a file whose every row was rejected, fails the run. Nothing is published then;
+/// the rejects file was already written.
+fn check_rejects(files: &[PathBuf], outcomes: &[FileOutcome], opts: &IngestOptions) -> Result<()> {
+    let (mut rows, mut rejected) = (0u64, 0u64);
+    let mut empty = Vec::new();
+    for (file, outcome) in files.iter().zip(outcomes) {
+        if let FileOutcome::Done { entry, .. } = outcome {
+            rows += entry.rows;
+            rejected += entry.rejected;
+            if entry.rejected > 0 && entry.rows == 0 {
+                empty.push(file.display().to_string());
+            }
+        }
+    }
+    if rejected == 0 {
+        return Ok(());
+    }
+    let total = rows + rejected;
+    let why = match opts.max_rejects {
+        Some(RejectLimit::Rows(n)) if rejected > n => Some(format!("more than --max-rejects {n}")),
+        Some(RejectLimit::Fraction(f)) if rejected as f64 > f * total as f64 => Some(format!(
+            "more than --max-rejects {} of the rows read",
+            RejectLimit::Fraction(f)
+        )),
+        _ if rows == 0 => Some("every row was rejected".to_string()),
+        None if !empty.is_empty() => Some(format!(
+            "every row of {} was rejected (--max-rejects N or a fraction allows rejected rows)",
+            empty.join(", ")
+        )),
+        _ => None,
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(Error::invalid(format!(
+            "ingest failed: {rows} rows ingested, {rejected} rejected of {total}: {why}; nothing was published{}",
+            opts.rejects
+                .as_ref()
+                .map(|p| format!(", the rejected rows are in {}", p.display()))
+                .unwrap_or_default()
+        ))),
+    }
 }
 
 /// `file,line,column,reason,record` — `record` is the row's bytes as they were in the source.

@@ -20,7 +20,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use regex::Regex;
 
 use super::records::{Record, Records};
-use super::schema::{ColType, ScaledErr, Stats, Value, convert, parse_scaled};
+pub use super::schema::ColType;
+use super::schema::{ScaledErr, Stats, Value, convert, parse_scaled};
 use super::shapes::{Col, Layout, Role, layout};
 use super::time::{LocalToUtc, parse_date, parse_time, parse_timestamp};
 use crate::error::{Context, Error, Result};
@@ -379,15 +380,16 @@ fn open<'a>(
 
 /// Statistics of the values of the columns whose type is not fixed, given or decided (volume,
 /// the columns a shape does not know): what [`super::schema::Stats::infer`] types them by.
-/// Reads only those fields. `(name, stats, integral)`.
+/// Reads only those fields. (the file's input column names, `(name, stats, integral)`).
 pub fn scan_file(
     display: &str,
     file_name: &str,
     data: &[u8],
     opts: &ParseOptions,
-) -> Result<Vec<(String, Stats, bool)>> {
+) -> Result<(Vec<String>, Vec<(String, Stats, bool)>)> {
     let mut opened = open(display, file_name, data, opts)?;
-    Ok(scan(&mut opened, opts))
+    let names = opened.layout.names.clone();
+    Ok((names, scan(&mut opened, opts)))
 }
 
 fn undecided(layout: &Layout, opts: &ParseOptions) -> Vec<usize> {
@@ -417,7 +419,7 @@ fn scan(opened: &mut Opened<'_>, opts: &ParseOptions) -> Vec<(String, Stats, boo
                 let col = &opened.layout.cols[c];
                 let Some(i) = col.index else { continue };
                 let text = std::str::from_utf8(rec.get(i).unwrap_or_default()).unwrap_or("\u{0}");
-                if col.role == Role::Volume && parse_scaled(text, 38, 38).is_err() {
+                if col.role == Role::Volume && !super::schema::is_number(text) {
                     // Not a number: the row is rejected, it does not type the column.
                     continue;
                 }

@@ -240,6 +240,11 @@ fn clamp(n: usize) -> u8 {
     u8::try_from(n).unwrap_or(u8::MAX)
 }
 
+/// Whether `t` is a plain decimal number `[+-]digits[.digits]`.
+pub fn is_number(t: &str) -> bool {
+    number_parts(t.trim()).is_some()
+}
+
 /// (integer digits, fraction digits) of a plain decimal number `[+-]digits[.digits]`.
 fn number_parts(t: &str) -> Option<(&str, &str)> {
     let body = t.strip_prefix(['-', '+']).unwrap_or(t);

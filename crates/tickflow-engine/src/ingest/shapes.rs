@@ -51,6 +51,8 @@ impl Col {
 pub(crate) struct Layout {
     /// Fields every record must have.
     pub fields: usize,
+    /// The input columns' names (normalized).
+    pub names: Vec<String>,
     /// The symbol field (`None`: from the file name).
     pub symbol: Option<usize>,
     /// A timestamp field, or a date and a time field.
@@ -370,13 +372,9 @@ pub(crate) fn layout(
     }
     // Types given with --schema.
     for (name, ty) in &opts.schema {
+        // A column other files have (ingest checks that some file of the run has it).
         let Some(i) = names.iter().position(|n| n == name) else {
-            return fail(
-                0,
-                format!(
-                    "--schema names column '{name}', which is not in the file (its columns: {listed})"
-                ),
-            );
+            continue;
         };
         let col = cols.iter_mut().find(|c| c.index == Some(i));
         let ok = match col {
@@ -405,6 +403,7 @@ pub(crate) fn layout(
     }
     Ok(Layout {
         fields: names.len(),
+        names,
         symbol,
         ts,
         date,

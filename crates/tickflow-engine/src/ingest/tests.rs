@@ -229,3 +229,259 @@ fn decimals() {
         Err("is out of range for Decimal(18,4)")
     );
 }
+
+fn column<'a>(p: &'a super::parse::Parsed, name: &str) -> &'a dyn Array {
+    let i = p
+        .batch
+        .schema()
+        .index_of(name)
+        .unwrap_or_else(|_| panic!("no column {name} in {:?}", p.batch.schema()));
+    p.batch.column(i).as_ref()
+}
+
+fn opts(shape: Shape) -> ParseOptions {
+    ParseOptions {
+        shape: Some(shape),
+        ..ParseOptions::default()
+    }
+}
+
+fn parse_with(name: &str, text: &str, o: &ParseOptions, strict: bool) -> super::parse::Parsed {
+    parse_file(
+        name,
+        name,
+        text.as_bytes(),
+        0,
+        o,
+        strict,
+        &AtomicU64::new(0),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn extra_columns_are_kept_and_typed() {
+    let text = "date,time,symbol,price,size,exchange,conditions,seq,eventtype,venue_id,note\n\
+                2024-01-02,09:30:00,A,1,1,Q,,1,T,12,x\n\
+                2024-01-02,09:30:01,A,2,1,Q,,2,Q,7,\n";
+    let p = parse("t.csv", text, true).expect("parses");
+    let schema = p.batch.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "symbol",
+            "ts",
+            "price",
+            "size",
+            "exchange",
+            "conditions",
+            "seq",
+            "source_seq",
+            "eventtype",
+            "venue_id",
+            "note"
+        ]
+    );
+    let ev = column(&p, "eventtype").as_string::<i32>();
+    assert_eq!((ev.value(0), ev.value(1)), ("T", "Q"));
+    let venue = column(&p, "venue_id").as_primitive::<Int64Type>();
+    assert_eq!((venue.value(0), venue.value(1)), (12, 7));
+    let note = column(&p, "note").as_string::<i32>();
+    assert!(note.is_null(1));
+    // A type given with --schema wins over inference.
+    let o = ParseOptions {
+        schema: super::parse_schema("venue_id VARCHAR").expect("schema"),
+        ..ParseOptions::default()
+    };
+    let p = parse_with("t.csv", text, &o, true);
+    assert_eq!(column(&p, "venue_id").as_string::<i32>().value(0), "12");
+    // An extra column named like a column ingest writes is an error naming it.
+    let err = strict_err("date,time,symbol,price,size,source_seq\n2024-01-02,09:30:00,A,1,1,x\n");
+    assert!(
+        err.contains("t.csv:1:6: column 'source_seq' has the name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn minute_bar_volumes_are_exact() {
+    let text = "2010-01-04 09:30:00,30.49,30.52,30.43,30.45,173492.0\n2010-01-04 09:31:00,30.45,30.5,30.4,30.5,524\n";
+    let p = parse("A_full_1min_adjsplit.txt", text, true).expect("parses");
+    assert_eq!(p.batch.num_rows(), 2);
+    let v = column(&p, "volume").as_primitive::<Int64Type>();
+    assert_eq!((v.value(0), v.value(1)), (173_492, 524));
+    let text = "2010-01-04 09:30:00,30.49,30.52,30.43,30.45,524.0\n2010-01-04 09:31:00,30.45,30.5,30.4,30.5,100.9\n";
+    let p = parse("A_full_1min_adjsplit.txt", text, true).expect("parses");
+    let v = column(&p, "volume").as_primitive::<Decimal128Type>();
+    assert_eq!(v.data_type().to_string(), "Decimal128(18, 4)");
+    assert_eq!((v.value(0), v.value(1)), (5_240_000, 1_009_000));
+    // A run that decided BIGINT rejects a fractional volume, never rounds it.
+    let mut o = opts(Shape::MinuteBars);
+    o.types.insert("volume".into(), super::ColType::Int64);
+    let p = parse_with("A_full_1min.txt", text, &o, false);
+    assert_eq!(p.batch.num_rows(), 1);
+    assert!(
+        p.rejects[0]
+            .reason
+            .contains("volume '100.9' is not an integer"),
+        "{:?}",
+        p.rejects
+    );
+}
+
+#[test]
+fn daily_bars_keep_adj_close_and_take_the_ticker_from_the_name() {
+    let text = "Date,Open,High,Low,Close,Adj Close,Volume\n\
+                2024-01-02,350.5,352,348.25,351,351,3900000\n";
+    let p = parse("BRK-B.csv", text, true).expect("parses");
+    assert_eq!(p.shape, Shape::Daily);
+    assert_eq!(column(&p, "symbol").as_string::<i32>().value(0), "BRK-B");
+    let adj = column(&p, "adj_close").as_primitive::<Decimal128Type>();
+    assert_eq!(adj.value(0), 3_510_000);
+    assert_eq!(p.dates, vec![19724]);
+    let v = column(&p, "volume").as_primitive::<Int64Type>();
+    assert_eq!(v.value(0), 3_900_000);
+}
+
+#[test]
+fn generic_csv_with_ts_column_and_schema() {
+    let o = ParseOptions {
+        ts_column: Some("time".into()),
+        schema: super::parse_schema("bid DECIMAL(18,2), qty DOUBLE").expect("schema"),
+        ..opts(Shape::Csv)
+    };
+    let text = "time,symbol,bid,qty,venue\n2024-01-02 09:30:00.5,AAPL,185.63,10.5,XNAS\n";
+    let p = parse_with("quotes.csv", text, &o, true);
+    let schema = p.batch.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["symbol", "ts", "seq", "bid", "qty", "venue"]);
+    assert_eq!(
+        column(&p, "bid").as_primitive::<Decimal128Type>().value(0),
+        18_563
+    );
+    assert_eq!(column(&p, "symbol").as_string::<i32>().value(0), "AAPL");
+    // Without a symbol column the symbol comes from the file name.
+    let p = parse_with(
+        "IBM_quotes.csv",
+        "time,bid\n2024-01-02 09:30:00,1.5\n",
+        &o,
+        false,
+    );
+    assert_eq!(p.rejects.len(), 0, "{:?}", p.rejects);
+    assert_eq!(column(&p, "symbol").as_string::<i32>().value(0), "IBM");
+}
+
+#[test]
+fn symbols_from_file_names_keep_dots() {
+    let rule = super::SymbolFromName::PrefixBeforeUnderscore;
+    assert_eq!(
+        rule.extract("BRK.A_full_1min.txt").as_deref(),
+        Some("BRK.A")
+    );
+    assert_eq!(
+        rule.extract("BRK.B_full_1min_adjsplit.txt").as_deref(),
+        Some("BRK.B")
+    );
+    assert_eq!(rule.extract("BRK-B.csv").as_deref(), Some("BRK-B"));
+    assert_eq!(rule.extract("BRK.A.csv.gz").as_deref(), Some("BRK.A"));
+    let bar = "2024-01-02 09:30:00,1,1,1,1,1\n";
+    let a = parse("BRK.A_full_1min.txt", bar, true).expect("parses");
+    let b = parse("BRK.B_full_1min.txt", bar, true).expect("parses");
+    assert_eq!(column(&a, "symbol").as_string::<i32>().value(0), "BRK.A");
+    assert_eq!(column(&b, "symbol").as_string::<i32>().value(0), "BRK.B");
+}
+
+#[test]
+fn an_unbalanced_quote_costs_only_its_line() {
+    let text = "2024-01-02 09:30:00,\"10.5,11,10,10.75,1200\n2024-01-02 09:31:00,10.75,10.8,10.7,10.8,300\n2024-01-02 09:32:00,10.8,10.8,10.7,10.7,100\n";
+    let p = parse("AAPL_full_1min.txt", text, false).expect("lenient");
+    assert_eq!(p.batch.num_rows(), 2);
+    assert_eq!(p.rejects.len(), 1);
+    let r = &p.rejects[0];
+    assert_eq!((r.line, r.column), (1, 2));
+    assert!(r.reason.contains("unbalanced quote"), "{}", r.reason);
+    assert_eq!(r.raw, b"2024-01-02 09:30:00,\"10.5,11,10,10.75,1200");
+    let seq = column(&p, "seq").as_primitive::<Int64Type>();
+    assert_eq!((seq.value(0), seq.value(1)), (2, 3));
+    let err = match parse("AAPL_full_1min.txt", text, true) {
+        Ok(_) => panic!("strict accepted an unbalanced quote"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.starts_with("AAPL_full_1min.txt:1:2: unbalanced quote"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_rejected_record_is_kept_whole() {
+    let text = format!(
+        "{HEADER}2024-01-02,09:30:00,A,1,1,Q,\"two\nlines\",x\n2024-01-02,09:30:01,B,2,2,Q,,3\n"
+    );
+    let p = parse("t.csv", &text, false).expect("lenient");
+    assert_eq!(p.batch.num_rows(), 1);
+    assert_eq!(p.rejects.len(), 1);
+    assert_eq!(p.rejects[0].line, 2);
+    assert_eq!(
+        p.rejects[0].raw,
+        b"2024-01-02,09:30:00,A,1,1,Q,\"two\nlines\",x".to_vec()
+    );
+}
+
+#[test]
+fn bar_prices_are_checked() {
+    let cases = [
+        (
+            "2024-01-02 09:30:00,0,1,1,1,1",
+            "1:2: open '0' is not positive",
+        ),
+        (
+            "2024-01-02 09:30:00,1,1,-1,1,1",
+            "1:4: low '-1' is not positive",
+        ),
+        (
+            "2024-01-02 09:30:00,1,1,2,1,1",
+            "1:3: high '1' is below low '2'",
+        ),
+        (
+            "2024-01-02 09:30:00,3,2,1,1.5,1",
+            "1:2: open '3' is outside [low '1', high '2']",
+        ),
+        (
+            "2024-01-02 09:30:00,1.5,2,1,0.9,1",
+            "1:5: close '0.9' is outside",
+        ),
+        (
+            "2024-01-02 09:30:00,1,1,1,1,-2",
+            "1:6: volume '-2' is negative",
+        ),
+    ];
+    for (row, want) in cases {
+        let err = match parse("X_full_1min.txt", &format!("{row}\n"), true) {
+            Ok(_) => panic!("{row}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.starts_with(&format!("X_full_1min.txt:{want}")),
+            "{row}: got {err}, want {want}"
+        );
+    }
+    let daily = "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,1,2,1,3,1,5\n";
+    let p = parse("AAPL.csv", daily, false).expect("lenient");
+    assert_eq!(p.rejects.len(), 1);
+    assert!(
+        p.rejects[0].reason.starts_with("close '3' is outside"),
+        "{:?}",
+        p.rejects
+    );
+}
+
+#[test]
+fn a_header_naming_a_column_twice_is_an_error() {
+    let err = strict_err("date,time,symbol,price,size,price\n2024-01-02,09:30:00,A,1,1,2\n");
+    assert!(
+        err.starts_with("t.csv:1:6: header names column 'price' twice (columns 4 and 6)"),
+        "{err}"
+    );
+}
