@@ -347,3 +347,273 @@ fn killed_ingest_leaves_nothing_or_whole_files_and_rerun_is_exact() {
         assert!(staging.is_empty(), "{staging:?}");
     }
 }
+
+fn out_sql(dir: &Path, select: &str) -> String {
+    sql(
+        dir,
+        &select.replace("OUT", &format!("'{}/'", dir.join("out").display())),
+    )
+}
+
+#[test]
+fn every_column_is_kept_and_queryable() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    write(
+        &src.join("taq_20240102.csv"),
+        "date,time,symbol,price,size,exchange,conditions,seq,eventtype,venue_id\n\
+         2024-01-02,09:30:00,AAPL,10,100,Q,,1,T,12\n\
+         2024-01-02,09:30:01,AAPL,11,100,Q,,2,C,30\n",
+    );
+    ingest(dir, &[src.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("2 rows, 0 rejected"));
+    let text = out_sql(dir, "DESCRIBE OUT");
+    assert!(text.contains("eventtype,Utf8"), "{text}");
+    assert!(text.contains("venue_id,Int64"), "{text}");
+    let text = out_sql(
+        dir,
+        "SELECT string_agg(eventtype, '|' ORDER BY seq) AS e, sum(venue_id) AS v FROM OUT",
+    );
+    assert!(text.contains("T|C,42"), "{text}");
+    // --schema types a column; a type the data does not fit is a reject, not a rounding.
+    let dir2 = dir.join("typed");
+    std::fs::create_dir_all(&dir2).expect("mkdir");
+    ingest(
+        &dir2,
+        &[
+            src.to_str().expect("utf8"),
+            "--schema",
+            "venue_id DOUBLE, eventtype VARCHAR",
+        ],
+    )
+    .success();
+    let text = out_sql(&dir2, "DESCRIBE OUT");
+    assert!(text.contains("venue_id,Float64"), "{text}");
+    ingest(
+        &dir2,
+        &[src.to_str().expect("utf8"), "--schema", "nosuch BIGINT"],
+    )
+    .failure()
+    .stderr(predicate::str::contains("--schema names column 'nosuch'"));
+}
+
+#[test]
+fn published_minute_bars_ingest_with_exact_volumes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("bars");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    write(
+        &src.join("A_full_1min_adjsplit.txt"),
+        "2010-01-04 09:30:00,30.49,30.52,30.43,30.45,173492.0\n\
+         2010-01-04 09:31:00,30.45,30.50,30.40,30.50,524.0\n",
+    );
+    write(
+        &src.join("B_full_1min_adjsplit.txt"),
+        "2010-01-04 09:30:00,10,10,10,10,100.9\n",
+    );
+    ingest(dir, &[src.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("3 rows, 0 rejected"));
+    let text = out_sql(
+        dir,
+        "SELECT symbol, CAST(volume AS VARCHAR) AS v, arrow_typeof(volume) AS t FROM OUT ORDER BY symbol, ts",
+    );
+    assert!(
+        text.contains("A,173492.0000,\"Decimal128(18, 4)\""),
+        "{text}"
+    );
+    assert!(text.contains("A,524.0000,"), "{text}");
+    assert!(text.contains("B,100.9000,"), "{text}");
+
+    // Integral volumes only: BIGINT. A later fractional file cannot change the table's type.
+    let dir2 = dir.join("int");
+    let src2 = dir.join("bars2");
+    std::fs::create_dir_all(&dir2).expect("mkdir");
+    std::fs::create_dir_all(&src2).expect("mkdir");
+    std::fs::copy(
+        src.join("A_full_1min_adjsplit.txt"),
+        src2.join("A_full_1min_adjsplit.txt"),
+    )
+    .expect("copy");
+    ingest(&dir2, &[src2.to_str().expect("utf8")]).success();
+    let text = out_sql(
+        &dir2,
+        "SELECT volume, arrow_typeof(volume) AS t FROM OUT ORDER BY ts",
+    );
+    assert!(
+        text.contains("173492,Int64") && text.contains("524,Int64"),
+        "{text}"
+    );
+    std::fs::copy(
+        src.join("B_full_1min_adjsplit.txt"),
+        src2.join("B_full_1min_adjsplit.txt"),
+    )
+    .expect("copy");
+    ingest(&dir2, &[src2.to_str().expect("utf8")])
+        .failure()
+        .stderr(predicate::str::contains(
+            "column 'volume' needs DECIMAL(18,4) for the values of this run, but the table",
+        ))
+        .stderr(predicate::str::contains("ingest into a new directory"));
+    assert_eq!(count(&dir2), 2);
+}
+
+#[test]
+fn daily_bars_and_dotted_symbols() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    let daily = "Date,Open,High,Low,Close,Adj Close,Volume\n\
+                 2024-01-02,187.15,188.44,183.89,185.64,184.94,82488700\n\
+                 2024-01-03,184.22,185.88,183.43,184.25,183.55,58414500\n";
+    write(&src.join("AAPL.csv"), daily);
+    write(&src.join("BRK-B.csv"), daily);
+    write(&src.join("BRK.A.csv"), daily);
+    ingest(dir, &[src.to_str().expect("utf8"), "--shape", "daily"])
+        .success()
+        .stdout(predicate::str::contains("6 rows, 0 rejected"));
+    let text = out_sql(
+        dir,
+        "SELECT symbol, count(*) AS n, max(adj_close) AS a FROM OUT GROUP BY symbol ORDER BY symbol",
+    );
+    assert!(text.contains("AAPL,2,184.9400"), "{text}");
+    assert!(text.contains("BRK-B,2,184.9400"), "{text}");
+    assert!(text.contains("BRK.A,2,184.9400"), "{text}");
+
+    let bars = dir.join("bars");
+    std::fs::create_dir_all(&bars).expect("mkdir");
+    write(
+        &bars.join("BRK.A_full_1min.txt"),
+        "2024-01-02 09:30:00,1,1,1,1,1\n",
+    );
+    write(
+        &bars.join("BRK.B_full_1min.txt"),
+        "2024-01-02 09:30:00,2,2,2,2,2\n",
+    );
+    let dir2 = dir.join("d2");
+    std::fs::create_dir_all(&dir2).expect("mkdir");
+    ingest(&dir2, &[bars.to_str().expect("utf8")]).success();
+    let text = out_sql(
+        &dir2,
+        "SELECT symbol, sum(volume) AS v FROM OUT GROUP BY symbol ORDER BY symbol",
+    );
+    assert!(
+        text.contains("BRK.A,1") && text.contains("BRK.B,2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unbalanced_quote_costs_its_line_and_rejects_are_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    write(
+        &src.join("AAPL_full_1min.txt"),
+        "2024-01-02 09:30:00,\"10.5,11,10,10.75,1200\n\
+         2024-01-02 09:31:00,10.75,10.8,10.7,10.8,300\n\
+         2024-01-02 09:32:00,10.8,10.8,10.7,10.7,100\n",
+    );
+    write(
+        &src.join("trades_20240102.csv"),
+        &format!(
+            "{HEADER}2024-01-02,09:30:00,A,1,1,Q,\"two\nlines\",x\n2024-01-02,09:30:01,A,2,1,Q,,2\n"
+        ),
+    );
+    let rejects = dir.join("rejects.csv");
+    ingest(
+        dir,
+        &[
+            src.to_str().expect("utf8"),
+            "--rejects",
+            rejects.to_str().expect("utf8"),
+        ],
+    )
+    .success()
+    .stdout(predicate::str::contains("3 rows, 2 rejected"));
+    let text = std::fs::read_to_string(&rejects).expect("rejects file");
+    assert!(
+        text.contains(",1,2,unbalanced quote: the quoted field never closes,\"2024-01-02 09:30:00,\"\"10.5,11,10,10.75,1200\"\n"),
+        "{text}"
+    );
+    // The record with a quoted newline is kept whole: read back, it is one field with both lines.
+    let mut reader = csv::Reader::from_path(&rejects).expect("csv");
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
+    assert_eq!(records.len(), 2, "{text}");
+    let whole = records
+        .iter()
+        .find(|r| r[0].ends_with("trades_20240102.csv"))
+        .expect("trades reject");
+    assert_eq!(&whole[4], "2024-01-02,09:30:00,A,1,1,Q,\"two\nlines\",x");
+}
+
+#[test]
+fn exit_status_tells_the_truth_about_rejects() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    // Every row rejected (high < low): non-zero, nothing published, the rejects still written.
+    write(
+        &src.join("X_full_1min.txt"),
+        "2024-01-02 09:30:00,1,1,2,1,1\n2024-01-02 09:31:00,0,1,1,1,1\n",
+    );
+    let rejects = dir.join("rejects.csv");
+    let r = rejects.to_str().expect("utf8");
+    ingest(dir, &[src.to_str().expect("utf8"), "--rejects", r])
+        .failure()
+        .stderr(predicate::str::contains(
+            "0 rows ingested, 2 rejected of 2: every row was rejected; nothing was published",
+        ));
+    assert_eq!(count(dir), 0);
+    let text = std::fs::read_to_string(&rejects).expect("rejects file");
+    assert!(text.contains("high '1' is below low '2'"), "{text}");
+    assert!(text.contains("open '0' is not positive"), "{text}");
+
+    // A good file beside it: the all-rejected file still fails the run by default...
+    write(
+        &src.join("Y_full_1min.txt"),
+        "2024-01-02 09:30:00,1,1,1,1,1\n",
+    );
+    ingest(dir, &[src.to_str().expect("utf8"), "--rejects", r])
+        .failure()
+        .stderr(predicate::str::contains("every row of"))
+        .stderr(predicate::str::contains("X_full_1min.txt was rejected"));
+    assert_eq!(count(dir), 0);
+    // ...and passes when --max-rejects allows it, counting both.
+    ingest(
+        dir,
+        &[
+            src.to_str().expect("utf8"),
+            "--rejects",
+            r,
+            "--max-rejects",
+            "2",
+        ],
+    )
+    .success()
+    .stdout(predicate::str::contains("1 rows, 2 rejected"));
+    assert_eq!(count(dir), 1);
+    let dir2 = dir.join("frac");
+    std::fs::create_dir_all(&dir2).expect("mkdir");
+    ingest(
+        &dir2,
+        &[
+            src.to_str().expect("utf8"),
+            "--rejects",
+            r,
+            "--max-rejects",
+            "50%",
+        ],
+    )
+    .failure()
+    .stderr(predicate::str::contains(
+        "more than --max-rejects 50% of the rows read",
+    ));
+}

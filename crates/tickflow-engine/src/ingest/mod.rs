@@ -15,6 +15,12 @@
 //!   crash, or with a changed source) writes the same names and replaces the previous files.
 //! * The manifest (`DIR/_tickflow/ingest.json`) records every source's content hash; a source
 //!   with an unchanged hash is skipped, a changed one replaces its previous outputs.
+//! * Every column of a source is kept. The types of the columns without a fixed type (a bar's
+//!   volume, the columns a shape does not know) are decided once per run, before parsing, from
+//!   `--schema`, the types the manifest recorded, and a scan of those fields in every source
+//!   ([`schema`]), so every file of the table has one schema.
+//! * With `--rejects`, more rejected rows than `--max-rejects` (default: a file with rejected
+//!   rows and no good row) fail the run: the rejects file is written, nothing is published.
 
 pub mod destination;
 pub mod manifest;

@@ -378,6 +378,9 @@ fn open<'a>(
     })
 }
 
+/// A column's name, what its values look like, and whether it is integral (a volume).
+pub type ColumnStats = (String, Stats, bool);
+
 /// Statistics of the values of the columns whose type is not fixed, given or decided (volume,
 /// the columns a shape does not know): what [`super::schema::Stats::infer`] types them by.
 /// Reads only those fields. (the file's input column names, `(name, stats, integral)`).
@@ -386,7 +389,7 @@ pub fn scan_file(
     file_name: &str,
     data: &[u8],
     opts: &ParseOptions,
-) -> Result<(Vec<String>, Vec<(String, Stats, bool)>)> {
+) -> Result<(Vec<String>, Vec<ColumnStats>)> {
     let mut opened = open(display, file_name, data, opts)?;
     let names = opened.layout.names.clone();
     Ok((names, scan(&mut opened, opts)))
@@ -406,7 +409,7 @@ fn undecided(layout: &Layout, opts: &ParseOptions) -> Vec<usize> {
         .collect()
 }
 
-fn scan(opened: &mut Opened<'_>, opts: &ParseOptions) -> Vec<(String, Stats, bool)> {
+fn scan(opened: &mut Opened<'_>, opts: &ParseOptions) -> Vec<ColumnStats> {
     let todo = undecided(&opened.layout, opts);
     let mut stats = vec![Stats::default(); todo.len()];
     if !todo.is_empty() {
@@ -640,16 +643,16 @@ fn parse_row(
         }
         _ => return Err(FieldErr::new(0, "no timestamp columns".into())),
     };
-    if let Some(c) = l.symbol {
-        if field_str(rec, c, "symbol")?.trim().is_empty() {
-            return Err(FieldErr::new(c, "symbol is empty".into()));
-        }
+    if let Some(c) = l.symbol
+        && field_str(rec, c, "symbol")?.trim().is_empty()
+    {
+        return Err(FieldErr::new(c, "symbol is empty".into()));
     }
     for col in &l.cols {
         values.push(parse_value(rec, col)?);
     }
     check_prices(rec, l, values)?;
-    let (date, ts) = conv.to_utc(date, nanos, ts_col)?;
+    let (date, ts) = conv.utc(date, nanos, ts_col)?;
     Ok((date, ts, l.symbol))
 }
 

@@ -75,7 +75,7 @@ impl LocalToUtc {
     }
 
     /// (days since the epoch of the local date, UTC nanoseconds).
-    pub(crate) fn to_utc(
+    pub(crate) fn utc(
         &mut self,
         date: NaiveDate,
         nanos: i64,
