@@ -463,7 +463,7 @@ fn published_minute_bars_ingest_with_exact_volumes() {
 }
 
 #[test]
-fn daily_bars_and_dotted_symbols() {
+fn daily_bars_keep_adj_close_and_ticker_from_file_name() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let src = dir.join("in");
@@ -484,7 +484,12 @@ fn daily_bars_and_dotted_symbols() {
     assert!(text.contains("AAPL,2,184.9400"), "{text}");
     assert!(text.contains("BRK-B,2,184.9400"), "{text}");
     assert!(text.contains("BRK.A,2,184.9400"), "{text}");
+}
 
+#[test]
+fn dotted_symbols_stay_two_series() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
     let bars = dir.join("bars");
     std::fs::create_dir_all(&bars).expect("mkdir");
     write(
@@ -616,4 +621,38 @@ fn exit_status_tells_the_truth_about_rejects() {
     .stderr(predicate::str::contains(
         "more than --max-rejects 50% of the rows read",
     ));
+}
+
+#[test]
+fn generic_csv_with_ts_column_and_schema() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    write(
+        &src.join("quotes.csv"),
+        "time,symbol,bid,ask,venue\n2024-01-02 09:30:00.5,AAPL,185.63,185.65,XNAS\n",
+    );
+    ingest(
+        dir,
+        &[
+            src.to_str().expect("utf8"),
+            "--shape",
+            "csv",
+            "--ts-column",
+            "time",
+            "--schema",
+            "ask DOUBLE",
+        ],
+    )
+    .success()
+    .stdout(predicate::str::contains("1 rows, 0 rejected"));
+    let text = out_sql(
+        dir,
+        "SELECT symbol, CAST(ts AS VARCHAR) AS t, bid, ask, venue, arrow_typeof(ask) AS at FROM OUT",
+    );
+    assert!(
+        text.contains("AAPL,2024-01-02T14:30:00.500Z,185.6300,185.65,XNAS,Float64"),
+        "{text}"
+    );
 }
