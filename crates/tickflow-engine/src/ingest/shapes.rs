@@ -125,7 +125,13 @@ pub(crate) fn layout(
                     );
                 }
             };
-            fixed.iter().map(|s| s.to_string()).collect()
+            // Fields after the shape's own (in the first record) are kept as column_N.
+            let n = first
+                .filter(|r| r.malformed.is_none())
+                .map_or(0, Record::len);
+            let mut names: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+            names.extend((fixed.len()..n).map(|i| format!("column_{}", i + 1)));
+            names
         }
     };
     for (i, n) in names.iter().enumerate() {

@@ -485,3 +485,11 @@ fn a_header_naming_a_column_twice_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn headerless_fields_after_the_shape_are_kept() {
+    let text = "2024-01-02 09:30:00,1,1,1,1,10,7.5\n2024-01-02 09:31:00,1,1,1,1,10,8\n";
+    let p = parse("AAPL_full_1min.txt", text, true).expect("parses");
+    let extra = column(&p, "column_7").as_primitive::<Decimal128Type>();
+    assert_eq!((extra.value(0), extra.value(1)), (75_000, 80_000));
+}
