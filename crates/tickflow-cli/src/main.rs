@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use datafusion::common::Result;
 use tickflow_engine::{Catalog, Engine, EngineConfig};
 
@@ -105,8 +105,9 @@ impl SessionArgs {
         };
         let ctx = tickflow_cluster::context(&config).await?;
         let engine = config.engine;
-        let catalog = Catalog::open(self.catalog.clone().unwrap_or_else(Catalog::default_path))?;
-        for warning in catalog.restore(&ctx).await {
+        let mut catalog =
+            Catalog::open(self.catalog.clone().unwrap_or_else(Catalog::default_path))?;
+        for warning in catalog.attach(&ctx).await? {
             eprintln!("warning: {warning}");
         }
         let mut session = Session {
@@ -140,7 +141,15 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("TICKFLOW_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let (Some(Command::Sql(args)), Some(("sql", sql))) = (&mut cli.command, matches.subcommand())
+    {
+        args.set_order(sql);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
