@@ -33,6 +33,12 @@ pub fn executor_config(mut config: ExecutorProcessConfig) -> Result<ExecutorProc
     config.override_function_registry = Some(Arc::new(
         roles::function_registry().map_err(BallistaError::from)?,
     ));
+    // Flight SQL clients fetch results from the executors through the scheduler's proxy; the
+    // executors send those partitions with their dictionary columns (see `partition_flight`).
+    config.override_arrow_flight_service = Some(crate::partition_flight::flight_server(
+        config.grpc_max_decoding_message_size as usize,
+        config.grpc_max_encoding_message_size as usize,
+    ));
     config.override_logical_codec = Some(roles::logical_codec());
     config.override_physical_codec = Some(roles::physical_codec());
     Ok(config)
