@@ -37,9 +37,7 @@ use ballista_core::execution_plans::sort_shuffle::{
     get_index_path, is_sort_shuffle_output, stream_sort_shuffle_partition,
 };
 use ballista_core::serde::decode_protobuf;
-use ballista_core::serde::scheduler::{
-    Action as BallistaAction, ShuffleFileKind, ShuffleLayout,
-};
+use ballista_core::serde::scheduler::{Action as BallistaAction, ShuffleFileKind, ShuffleLayout};
 use ballista_core::utils::{GrpcServerConfig, create_grpc_server};
 use ballista_executor::flight_service::BallistaFlightService;
 use ballista_executor::shutdown::Shutdown;
@@ -89,6 +87,14 @@ pub fn flight_server(
 pub struct PartitionFlightService {
     inner: BallistaFlightService,
     work_dir: String,
+}
+
+impl std::fmt::Debug for PartitionFlightService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionFlightService")
+            .field("work_dir", &self.work_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PartitionFlightService {
@@ -200,7 +206,10 @@ fn open_partition(
 }
 
 fn schema_has_dictionary(schema: &SchemaRef) -> bool {
-    schema.fields().iter().any(|f| has_dictionary(f.data_type()))
+    schema
+        .fields()
+        .iter()
+        .any(|f| has_dictionary(f.data_type()))
 }
 
 /// The batches of a blocking file reader, read on a blocking thread two batches ahead.

@@ -30,7 +30,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::{DynamicFileCatalog, TableProvider, UrlTableFactory};
 use datafusion::common::Result;
-use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingTable, ListingTableConfig, ListingTableConfigExt, ListingTableUrl,
+};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 
@@ -69,7 +71,10 @@ impl UrlTableFactory for PathTableFactory {
             return Ok(None);
         };
         let state = &self.state;
-        match ListingTableConfig::new(table_url).infer_options(state).await {
+        match ListingTableConfig::new(table_url)
+            .infer_options(state)
+            .await
+        {
             Ok(config) => {
                 let config = config
                     .infer_partitions_from_path(state)
@@ -112,12 +117,12 @@ mod tests {
         let batches = ctx.sql(&sql).await?.collect().await?;
         assert_eq!(
             pretty_format_batches(&batches)?.to_string(),
-            "+--------+-------+------------+-------------------------+\n\
-             | symbol | price | date       | t                       |\n\
-             +--------+-------+------------+-------------------------+\n\
+            "+--------+-------+------------+--------------------------+\n\
+             | symbol | price | date       | t                        |\n\
+             +--------+-------+------------+--------------------------+\n\
              | A      | 1.5   | 2024-01-02 | Dictionary(UInt16, Utf8) |\n\
              | B      | 2.5   | 2024-01-02 | Dictionary(UInt16, Utf8) |\n\
-             +--------+-------+------------+-------------------------+"
+             +--------+-------+------------+--------------------------+"
         );
         Ok(())
     }
