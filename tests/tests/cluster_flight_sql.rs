@@ -244,6 +244,25 @@ fn flight_sql_answers_as_a_local_session() {
         "{:?}",
         remote[4].types
     );
+
+    // Ballista's own client on the same cluster still reads the partition column: the
+    // executors keep dictionaries for the scheduler's Flight proxy only.
+    let out = tickflow_tests::cli::tickflow(
+        &[
+            "--cluster",
+            &cluster.url,
+            "sql",
+            "-c",
+            &format!("SELECT date, count(*) AS trades FROM '{ticks}/' GROUP BY date ORDER BY date"),
+        ],
+        data.path(),
+        &[],
+    );
+    assert!(
+        out.contains("| 2024-01-02 | 3      |") && out.contains("| 2024-01-03 | 2      |"),
+        "{out}\n{}",
+        cluster.logs()
+    );
 }
 
 /// A statement's result as a client sees it: column names, Arrow types, values as text.

@@ -1,20 +1,28 @@
-//! The executors' Arrow Flight service: Ballista's, except that a shuffle partition fetched with
-//! `DoGet` keeps its dictionary columns.
+//! The executors' Arrow Flight service: Ballista's, except that a shuffle partition fetched for
+//! a Flight SQL client keeps its dictionary columns.
 //!
 //! A Flight SQL client (ADBC, JDBC) gets a query's result from the executors through the
 //! scheduler: the scheduler announces the schema of the job's final stage, and the client's
-//! `DoGet` is passed on to the executor holding each partition. Ballista 55's executor encodes
-//! that stream with arrow-flight's default, which *hydrates* dictionaries: a hive partition
-//! column (`date` of `date=2024-01-02/`, `Dictionary(UInt16, Utf8)` in DataFusion, locally and on
-//! the cluster) is announced as a dictionary and sent as plain `Utf8`, so ADBC refuses the result
-//! (`endpoint 0 returned inconsistent schema`). Announcing `Utf8` instead would give the client a
-//! different type than a local query gives; so the partition is sent as it is stored, with its
-//! dictionaries ([`DictionaryHandling::Resend`]), and the client gets the type a local query has.
+//! `DoGet` is passed on by the scheduler's Flight proxy to the executor holding each partition.
+//! Ballista 55's executor encodes that stream with arrow-flight's default, which *hydrates*
+//! dictionaries: a hive partition column (`date` of `date=2024-01-02/`, `Dictionary(UInt16,
+//! Utf8)` in DataFusion, locally and on the cluster) is announced as a dictionary and sent as
+//! plain `Utf8`, so ADBC refuses the result (`endpoint 0 returned inconsistent schema`).
+//! Announcing `Utf8` instead would give the client a different type than a local query gives; so
+//! the partition is sent as it is stored, with its dictionaries ([`DictionaryHandling::Resend`]),
+//! and the client gets the type a local query has.
 //!
-//! Only `DoGet` of a whole shuffle partition whose schema has a dictionary column is served
-//! here; everything else (other partitions, byte ranges, the block transport Ballista's own
-//! shuffle reads use, which moves the files' bytes and so keeps dictionaries already) is
-//! Ballista's [`BallistaFlightService`], unchanged.
+//! Only for the scheduler's proxy, though: Ballista's own client (`tickflow --cluster`, which
+//! fetches a job's result with `DoGet` straight from the executors) cannot decode dictionary
+//! messages (`Unable to convert flight data header to a record batch`), so it keeps getting
+//! Ballista's hydrated stream. The scheduler's connections to the executors carry the user agent
+//! [`SCHEDULER_AGENT`] ([`scheduler_client_endpoint`], set by `tickflow-scheduler`), and only a
+//! `DoGet` with it is served here, when it fetches a whole shuffle partition whose schema has a
+//! dictionary column. Everything else (other requests, byte ranges, the block transport
+//! Ballista's shuffle reads use, which moves the files' bytes and keeps dictionaries already) is
+//! Ballista's [`BallistaFlightService`], unchanged. A Ballista client configured to fetch through
+//! the scheduler (`--advertise-flight-endpoint` naming the scheduler's own port) would get
+//! dictionaries it cannot read: leave that flag unset with `--flight-sql` (the README says so).
 
 use std::fs::File;
 use std::io::BufReader;
@@ -49,7 +57,29 @@ use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::stream::BoxStream;
 use futures::{SinkExt, Stream, StreamExt, TryStreamExt};
+use tonic::transport::Endpoint;
 use tonic::{Request, Response, Status, Streaming};
+
+/// The user agent of the scheduler's gRPC clients to the executors (tonic appends its own).
+pub const SCHEDULER_AGENT: &str = "tickflow-scheduler";
+
+/// The scheduler's gRPC client endpoints (Ballista's `override_create_grpc_client_endpoint`):
+/// Ballista's, with the user agent [`SCHEDULER_AGENT`], by which an executor knows a `DoGet`
+/// from the scheduler's Flight proxy.
+pub fn scheduler_client_endpoint(
+    endpoint: Endpoint,
+) -> Result<Endpoint, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(endpoint.user_agent(SCHEDULER_AGENT)?)
+}
+
+/// Whether `request` comes from the scheduler's Flight proxy (so, a Flight SQL client).
+fn from_scheduler<T>(request: &Request<T>) -> bool {
+    request
+        .metadata()
+        .get("user-agent")
+        .and_then(|agent| agent.to_str().ok())
+        .is_some_and(|agent| agent.starts_with(SCHEDULER_AGENT))
+}
 
 type BoxedFlightStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -83,7 +113,8 @@ pub fn flight_server(
     )
 }
 
-/// Ballista's executor Flight service, with dictionary columns kept by `DoGet`.
+/// Ballista's executor Flight service, with dictionary columns kept by a `DoGet` from the
+/// scheduler's Flight proxy.
 pub struct PartitionFlightService {
     inner: BallistaFlightService,
     work_dir: String,
@@ -246,6 +277,9 @@ impl FlightService for PartitionFlightService {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
+        if !from_scheduler(&request) {
+            return self.inner.do_get(request).await;
+        }
         let Some((schema, batches)) = dictionary_partition(&self.work_dir, request.get_ref())?
         else {
             return self.inner.do_get(request).await;
@@ -324,5 +358,130 @@ impl FlightService for PartitionFlightService {
         request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
         self.inner.list_actions(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_flight::decode::FlightRecordBatchStream;
+    use ballista_core::JobId;
+    use ballista_core::serde::protobuf;
+    use datafusion::arrow::array::{ArrayRef, DictionaryArray, Int64Array};
+    use datafusion::arrow::datatypes::UInt16Type;
+    use datafusion::arrow::ipc::writer::StreamWriter;
+    use prost::Message;
+
+    /// A hash-shuffle output file as Ballista writes it (an IPC stream), with a hive partition
+    /// column, and the `DoGet` ticket that fetches it.
+    fn shuffle_partition(work_dir: &Path) -> Ticket {
+        let job_id = JobId::new("job-1");
+        let path = create_shuffle_path(work_dir, &job_id, 2, 0, None, false).expect("path");
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dirs");
+        let dates: DictionaryArray<UInt16Type> = vec!["2024-01-02", "2024-01-02", "2024-01-03"]
+            .into_iter()
+            .collect();
+        let batch = RecordBatch::try_from_iter([
+            ("date", Arc::new(dates) as ArrayRef),
+            ("n", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+        ])
+        .expect("batch");
+        let mut writer = StreamWriter::try_new(File::create(&path).expect("file"), &batch.schema())
+            .expect("writer");
+        writer.write(&batch).expect("write");
+        writer.finish().expect("finish");
+        let action = BallistaAction::FetchPartition {
+            job_id,
+            stage_id: 2,
+            partition_id: 0,
+            host: "127.0.0.1".into(),
+            port: 1,
+            file_id: None,
+            layout: ShuffleLayout::default(),
+            file_kind: ShuffleFileKind::Data,
+            byte_ranges: vec![],
+        };
+        let action: protobuf::Action = action.try_into().expect("encode the action");
+        Ticket {
+            ticket: action.encode_to_vec().into(),
+        }
+    }
+
+    async fn fetch<S: FlightService>(
+        service: &S,
+        ticket: Ticket,
+        agent: Option<&'static str>,
+    ) -> Vec<RecordBatch>
+    where
+        S::DoGetStream: Unpin,
+    {
+        let mut request = Request::new(ticket);
+        if let Some(agent) = agent {
+            request
+                .metadata_mut()
+                .insert("user-agent", agent.parse().expect("agent"));
+        }
+        let stream = service
+            .do_get(request)
+            .await
+            .expect("do_get")
+            .into_inner()
+            .map_err(FlightError::from);
+        FlightRecordBatchStream::new_from_flight_data(stream)
+            .try_collect()
+            .await
+            .expect("decode")
+    }
+
+    #[tokio::test]
+    async fn a_partition_keeps_its_dictionary_column_for_the_scheduler_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let work_dir = dir.path().to_str().expect("utf-8").to_string();
+        let ticket = shuffle_partition(dir.path());
+        let dictionary = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+
+        // Ballista's own service hydrates it: the cause of ADBC's "inconsistent schema".
+        let ballista = BallistaFlightService::new(work_dir.clone());
+        let hydrated = fetch(
+            &ballista,
+            ticket.clone(),
+            Some("tickflow-scheduler tonic/0.14"),
+        )
+        .await;
+        assert_eq!(hydrated[0].schema().field(0).data_type(), &DataType::Utf8);
+
+        // So does this one for Ballista's client, which cannot decode dictionary messages.
+        let service = PartitionFlightService::new(work_dir);
+        let hydrated = fetch(&service, ticket.clone(), Some("tonic/0.14.9")).await;
+        assert_eq!(hydrated[0].schema().field(0).data_type(), &DataType::Utf8);
+        let hydrated = fetch(&service, ticket.clone(), None).await;
+        assert_eq!(hydrated[0].schema().field(0).data_type(), &DataType::Utf8);
+
+        // The scheduler's proxy gets the partition as it is stored.
+        let batches = fetch(&service, ticket, Some("tickflow-scheduler tonic/0.14.9")).await;
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].schema().field(0).data_type(), &dictionary);
+        assert_eq!(
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .expect("format")
+                .to_string(),
+            "+------------+---+\n\
+             | date       | n |\n\
+             +------------+---+\n\
+             | 2024-01-02 | 1 |\n\
+             | 2024-01-02 | 2 |\n\
+             | 2024-01-03 | 3 |\n\
+             +------------+---+"
+        );
+    }
+
+    #[test]
+    fn nested_dictionaries_are_found() {
+        let dictionary = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+        let list = DataType::new_list(dictionary.clone(), true);
+        assert!(has_dictionary(&dictionary));
+        assert!(has_dictionary(&list));
+        assert!(!has_dictionary(&DataType::new_list(DataType::Utf8, true)));
+        assert!(!has_dictionary(&DataType::Decimal128(12, 4)));
     }
 }
