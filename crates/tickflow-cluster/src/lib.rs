@@ -33,6 +33,8 @@ mod gap_fill_codec;
 pub mod ignore_nulls;
 pub mod memory_table;
 mod node_codec;
+pub mod partition_flight;
+pub mod path_tables;
 pub mod process;
 pub mod roles;
 pub mod shuffle_merge;

@@ -18,6 +18,10 @@ pub fn scheduler_config(config: SchedulerConfig) -> SchedulerConfig {
         .with_override_session_builder(Arc::new(roles::scheduler_session));
     config.override_logical_codec = Some(roles::logical_codec());
     config.override_physical_codec = Some(roles::physical_codec());
+    // Marks the scheduler's requests to the executors, so that a Flight SQL client's results
+    // keep their dictionary columns (see `partition_flight`).
+    config.override_create_grpc_client_endpoint =
+        Some(Arc::new(crate::partition_flight::scheduler_client_endpoint));
     config
 }
 
@@ -32,6 +36,13 @@ pub fn executor_config(mut config: ExecutorProcessConfig) -> Result<ExecutorProc
     config.session_runtime_cache_capacity = 0;
     config.override_function_registry = Some(Arc::new(
         roles::function_registry().map_err(BallistaError::from)?,
+    ));
+    // Flight SQL clients fetch results from the executors through the scheduler's proxy; the
+    // executors send those partitions with their dictionary columns (see `partition_flight`);
+    // everyone else gets Ballista's service as it is.
+    config.override_arrow_flight_service = Some(crate::partition_flight::flight_server(
+        config.grpc_max_decoding_message_size as usize,
+        config.grpc_max_encoding_message_size as usize,
     ));
     config.override_logical_codec = Some(roles::logical_codec());
     config.override_physical_codec = Some(roles::physical_codec());

@@ -73,9 +73,14 @@ pub fn session_state(role: ClusterRole, config: SessionConfig) -> Result<Session
     tickflow_engine::session_state(role, config)
 }
 
-/// The scheduler's session for a job (Ballista's override session builder).
+/// The scheduler's session for a job (Ballista's override session builder). Flight SQL text is
+/// planned here, so files can be queried by path as in a local session
+/// ([`crate::path_tables`]).
 pub fn scheduler_session(config: SessionConfig) -> Result<SessionState> {
-    session_state(ClusterRole::Scheduler, config)
+    Ok(crate::path_tables::with_path_tables(session_state(
+        ClusterRole::Scheduler,
+        config,
+    )?))
 }
 
 /// The executors' function registry, taken from a full session (DataFusion's scalar, nested,
