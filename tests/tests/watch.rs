@@ -148,6 +148,16 @@ async fn batch_select(dir: &Path, files: &[(String, String)], select: &str) -> S
     text(&ctx, "SELECT * FROM result ORDER BY ticker, start").await
 }
 
+/// The watcher's bar table, sorted as [`batch_bars`] sorts.
+async fn watched_bars(out: &Path) -> String {
+    let ctx = SessionContext::new().enable_url_table();
+    text(
+        &ctx,
+        &format!("SELECT * FROM '{}/' ORDER BY ticker, start", out.display()),
+    )
+    .await
+}
+
 /// The live view (`--emit complete`) as the README queries it, without `_open`, sorted as
 /// [`batch_bars`] sorts.
 async fn live_bars(out: &Path) -> String {
