@@ -838,10 +838,9 @@ mod tests {
                 "a window function (row_number()".to_string(),
             ),
             (
-                format!(
-                    "SELECT t.symbol, time_bucket(INTERVAL '${{bar_width}}', t.ts) AS start, count(*) AS n \
-                         FROM trades t JOIN trades u ON t.seq = u.seq GROUP BY 1, 2"
-                ),
+                "SELECT t.symbol, time_bucket(INTERVAL '${bar_width}', t.ts) AS start, count(*) AS n \
+                 FROM trades t JOIN trades u ON t.seq = u.seq GROUP BY 1, 2"
+                    .to_string(),
                 "a join".to_string(),
             ),
             (
