@@ -605,3 +605,84 @@ async fn a_custom_bar_file_gives_its_batch_result() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// `--emit complete` under seeded SIGKILLs: after every kill the live view is exactly one
+/// committed trigger's state (a batch run of `01_bars.sql` over the files that trigger had
+/// taken, one file per trigger), with no bar twice; after the last run, every file's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_and_restarted_the_live_view_is_always_a_committed_state() {
+    const KILLS: usize = 12;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = arriving_files(dir.path(), "1", 12);
+    let source = dir.path().join("incoming");
+    let out = dir.path().join("bars");
+    std::fs::create_dir_all(&source).expect("source dir");
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(20261208);
+    let kill_window = kill_window(dir.path(), &files[0]);
+    let complete = ["--emit", "complete"];
+    let mut fed = 0;
+    let mut states_checked = 0;
+    for iteration in 0..KILLS {
+        if fed < files.len() {
+            feed(&source, &files[fed]);
+            fed += 1;
+        }
+        let mut child = watch(&source, &out, &complete)
+            .spawn()
+            .expect("start tickflow watch");
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..kill_window)));
+        child.kill().ok(); // SIGKILL
+        child.wait().expect("reap the watcher");
+        let snapshots = std::fs::read_dir(out.join("_live"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("open-"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if snapshots == 0 {
+            continue;
+        }
+        let ctx = SessionContext::new().enable_url_table();
+        let view = tickflow_engine::watch::live::live_query(&out);
+        let snapshot = text(
+            &ctx,
+            &format!("SELECT max(_snapshot) AS v FROM '{}/_live/'", out.display()),
+        )
+        .await;
+        let taken: usize = snapshot
+            .lines()
+            .filter_map(|l| l.trim_matches(|c| c == '|' || c == ' ').parse().ok())
+            .next()
+            .unwrap_or_else(|| panic!("no snapshot number in {snapshot}"));
+        let twice = text(
+            &ctx,
+            &format!(
+                "SELECT ticker, start, count(*) AS n FROM ({view}) GROUP BY 1, 2 \
+                 HAVING count(*) > 1"
+            ),
+        )
+        .await;
+        assert!(
+            twice.lines().count() <= 3,
+            "iteration {iteration}: bars twice:\n{twice}"
+        );
+        assert_eq!(
+            live_bars(&out).await,
+            batch_bars(dir.path(), &files[..taken]).await,
+            "iteration {iteration}: the live view of trigger {taken}"
+        );
+        states_checked += 1;
+    }
+    assert!(states_checked >= KILLS / 3, "{states_checked} states checked");
+    for file in &files[fed..] {
+        feed(&source, file);
+    }
+    assert!(
+        watch(&source, &out, &complete)
+            .status()
+            .expect("the last watcher run")
+            .success()
+    );
+    assert_eq!(live_bars(&out).await, batch_bars(dir.path(), &files).await);
+}
