@@ -674,7 +674,10 @@ async fn killed_and_restarted_the_live_view_is_always_a_committed_state() {
         );
         states_checked += 1;
     }
-    assert!(states_checked >= KILLS / 3, "{states_checked} states checked");
+    assert!(
+        states_checked >= KILLS / 3,
+        "{states_checked} states checked"
+    );
     for file in &files[fed..] {
         feed(&source, file);
     }
