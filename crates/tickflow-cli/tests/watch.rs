@@ -120,5 +120,8 @@ fn a_missing_bar_file_is_a_bad_argument() {
         .args(["--bars", "no_such_bars.sql"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no_such_bars.sql"));
+        .stderr(predicate::str::contains(
+            "invalid value for '--bars <FILE.sql>': no_such_bars.sql: No such file",
+        ));
+    assert!(!dir.path().join("bars").exists(), "nothing is created");
 }
