@@ -14,11 +14,12 @@
 //! every row with the bar table's columns and `_trigger BIGINT`, `_snapshot BIGINT`, `_open
 //! BOOLEAN`. The state after trigger V is `open-V` plus every `closed-k` with k < V, so a
 //! reader takes the newest snapshot V it lists and those rows ([`LIVE_QUERY`]): one listing,
-//! read by one scan, whatever files were published while it ran. A file published after the
-//! listing is not seen; one published during it either way: with `closed-V` seen or not, and
-//! `open-V` seen or not, the rows kept are a committed trigger's state, never a bar twice (a
-//! bar closed by V is in `open-V` and in `closed-V`, and only the former is kept) and never a
-//! mix of two triggers. The open values are computed from the very states the checkpoint of
+//! read by one scan. A file published after the listing is not seen; one published during it
+//! (a directory listing is not atomic) either way: with `closed-V` seen or not, and `open-V`
+//! seen or not, the rows kept are a committed trigger's state, never a bar twice (a bar closed
+//! by V is in `open-V` and in `closed-V`, and only the former is kept) and never a mix of two
+//! triggers. (This holds while at most one trigger is published during a listing: a listing
+//! that missed `closed-V` and saw `open-(V+1)` would lack V's closed bars.) The open values are computed from the very states the checkpoint of
 //! trigger V commits, so a restart continues from them. Older snapshots are deleted, keeping
 //! the previous one for readers that listed it.
 
