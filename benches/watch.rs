@@ -50,6 +50,8 @@ fn options(source: &Path, out: &Path, files_per_trigger: usize) -> WatchOptions 
         allowed_lateness: std::time::Duration::ZERO,
         parse: ParseOptions::default(),
         storage: Default::default(),
+        bars: Default::default(),
+        emit: Default::default(),
     }
 }
 

@@ -85,8 +85,13 @@ async fn text(ctx: &SessionContext, sql: &str) -> String {
     }
 }
 
-/// `01_bars.sql` over `files` ingested in a batch, in a fresh session: its `bars` table, sorted.
-async fn batch_bars(dir: &Path, files: &[(String, String)]) -> String {
+/// A fresh session with `files` ingested in a batch as the table `trades`, after running
+/// `statements` (which must copy what they need: the ingested files are removed).
+async fn batch_session(
+    dir: &Path,
+    files: &[(String, String)],
+    statements: &[String],
+) -> SessionContext {
     let csv = dir.join("batch-csv");
     std::fs::create_dir_all(&csv).expect("batch dir");
     for file in files {
@@ -107,6 +112,16 @@ async fn batch_bars(dir: &Path, files: &[(String, String)]) -> String {
         ),
     )
     .await;
+    for statement in statements {
+        text(&ctx, statement).await;
+    }
+    std::fs::remove_dir_all(&csv).ok();
+    std::fs::remove_dir_all(dir.join("batch-trades")).ok();
+    ctx
+}
+
+/// `01_bars.sql` over `files` ingested in a batch, in a fresh session: its `bars` table, sorted.
+async fn batch_bars(dir: &Path, files: &[(String, String)]) -> String {
     let script =
         std::fs::read_to_string(workspace().join("sql/01_bars.sql")).expect("sql/01_bars.sql");
     let script = tickflow_engine::params::substitute(&script, &Default::default(), "01_bars.sql")
@@ -116,12 +131,21 @@ async fn batch_bars(dir: &Path, files: &[(String, String)]) -> String {
         .lines()
         .filter(|l| !l.trim_start().starts_with("--"))
         .collect();
-    for statement in code.join("\n").split(';').filter(|s| !s.trim().is_empty()) {
-        text(&ctx, statement).await;
-    }
-    std::fs::remove_dir_all(&csv).ok();
-    std::fs::remove_dir_all(dir.join("batch-trades")).ok();
+    let statements: Vec<String> = code
+        .join("\n")
+        .split(';')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    let ctx = batch_session(dir, files, &statements).await;
     text(&ctx, "SELECT * FROM bars ORDER BY ticker, start").await
+}
+
+/// A bar definition's SELECT over `files` ingested in a batch, sorted as [`watched_bars`] sorts.
+async fn batch_select(dir: &Path, files: &[(String, String)], select: &str) -> String {
+    let create = format!("CREATE TABLE result AS {select}");
+    let ctx = batch_session(dir, files, &[create]).await;
+    text(&ctx, "SELECT * FROM result ORDER BY ticker, start").await
 }
 
 /// The watcher's bar table, sorted as [`batch_bars`] sorts.
@@ -130,6 +154,18 @@ async fn watched_bars(out: &Path) -> String {
     text(
         &ctx,
         &format!("SELECT * FROM '{}/' ORDER BY ticker, start", out.display()),
+    )
+    .await
+}
+
+/// The live view (`--emit complete`) as the README queries it, without `_open`, sorted as
+/// [`batch_bars`] sorts.
+async fn live_bars(out: &Path) -> String {
+    let ctx = SessionContext::new().enable_url_table();
+    let live = tickflow_engine::watch::live::live_query(out);
+    text(
+        &ctx,
+        &format!("SELECT * EXCLUDE (_open) FROM ({live}) ORDER BY ticker, start"),
     )
     .await
 }
@@ -405,4 +441,251 @@ async fn allowed_lateness_merges_out_of_order_files() {
         watched_bars(&out).await,
         batch_bars(dir.path(), &files).await
     );
+}
+
+/// `--emit complete`: after each run, the live view (closed bars and the open ones at their
+/// current values) equals a batch run of `01_bars.sql` over exactly the files that arrived,
+/// with no bar twice, while `OUT/` still holds the closed bars only. A reader whose listing
+/// caught a trigger half published sees the trigger before or the trigger itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_view_equals_a_batch_run_over_the_files_that_arrived() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = arriving_files(dir.path(), "1", 4);
+    let source = dir.path().join("incoming");
+    let out = dir.path().join("bars");
+    std::fs::create_dir_all(&source).expect("source dir");
+    let complete = ["--emit", "complete"];
+    let mut previous: Option<String> = None;
+    for arrived in 1..=files.len() {
+        feed(&source, &files[arrived - 1]);
+        let run = watch(&source, &out, &complete).output().expect("watch");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let live = live_bars(&out).await;
+        let expected = batch_bars(dir.path(), &files[..arrived]).await;
+        assert!(expected.lines().count() > 20, "{expected}");
+        assert_eq!(live, expected, "after {arrived} file(s)");
+        let ctx = SessionContext::new().enable_url_table();
+        let view = tickflow_engine::watch::live::live_query(&out);
+        let twice = text(
+            &ctx,
+            &format!(
+                "SELECT ticker, start, count(*) AS n FROM ({view}) GROUP BY 1, 2 \
+                 HAVING count(*) > 1"
+            ),
+        )
+        .await;
+        assert!(twice.lines().count() <= 3, "bars twice:\n{twice}");
+        let open = text(
+            &ctx,
+            &format!("SELECT count(*) AS n FROM ({view}) WHERE _open"),
+        )
+        .await;
+        assert!(!open.contains("| 0 "), "open bars are shown: {open}");
+        // The closed-bar table keeps its meaning: the open bars are not in it.
+        let closed = watched_bars(&out).await;
+        assert!(closed.lines().count() < live.lines().count());
+        for line in closed.lines().filter(|l| l.starts_with("| ")) {
+            assert!(
+                live.contains(line),
+                "a closed bar differs in the live view: {line}"
+            );
+        }
+        // A listing that missed the newest snapshot sees the previous trigger's state; one that
+        // missed the newest closed bars sees this trigger's.
+        let mut snapshots: Vec<String> = std::fs::read_dir(out.join("_live"))
+            .expect("the live view")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("open-"))
+            .collect();
+        snapshots.sort();
+        let newest = snapshots.pop().expect("a snapshot");
+        let closed_now = newest.replace("open-", "closed-");
+        assert!(
+            out.join("_live").join(&closed_now).exists(),
+            "each run closes bars"
+        );
+        let torn = dir.path().join("torn");
+        for (hidden, state) in [(&newest, previous.as_ref()), (&closed_now, Some(&live))] {
+            let Some(state) = state else {
+                continue;
+            };
+            std::fs::remove_dir_all(&torn).ok();
+            std::fs::create_dir_all(torn.join("_live")).expect("torn dir");
+            for entry in std::fs::read_dir(out.join("_live"))
+                .expect("live")
+                .flatten()
+            {
+                if entry.file_name().to_string_lossy() != hidden.as_str() {
+                    std::fs::copy(entry.path(), torn.join("_live").join(entry.file_name()))
+                        .expect("copy a live file");
+                }
+            }
+            assert_eq!(&live_bars(&torn).await, state, "without {hidden}");
+        }
+        previous = Some(live);
+    }
+    // Closing every bar: the live view and the table agree with the batch run.
+    let run = watch(&source, &out, &["--emit", "complete", "--flush"])
+        .status()
+        .expect("watch");
+    assert!(run.success());
+    let expected = batch_bars(dir.path(), &files).await;
+    assert_eq!(live_bars(&out).await, expected);
+    assert_eq!(watched_bars(&out).await, expected);
+    // A restart in another mode is refused: the live view would miss bars.
+    let run = watch(&source, &out, &[]).output().expect("watch");
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("--emit complete"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// `--bars FILE.sql`: a definition of its own (a subset of the columns, `count(*)`,
+/// `max(price) - min(price)`) gives, after `--once --flush`, exactly its batch query's result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_bar_file_gives_its_batch_result() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = arriving_files(dir.path(), "2", 3);
+    let source = dir.path().join("incoming");
+    let out = dir.path().join("bars");
+    std::fs::create_dir_all(&source).expect("source dir");
+    let select = "SELECT symbol AS ticker, time_bucket(INTERVAL '${bar_width}', ts) AS start, \
+                  count(*) AS trades, max(price) - min(price) AS price_range, \
+                  vwap(price, size) AS vwap, total_volume(size) AS volume, \
+                  ohlc(ts, price, seq)['close'] AS close \
+                  FROM trades GROUP BY 1, 2";
+    let file = dir.path().join("range_bars.sql");
+    std::fs::write(&file, format!("-- my bars\n{select};\n")).expect("write the bar file");
+    for file in &files {
+        feed(&source, file);
+    }
+    let run = watch(
+        &source,
+        &out,
+        &[
+            "--bars",
+            &file.display().to_string(),
+            "--bar-width",
+            "5 minutes",
+            "--flush",
+        ],
+    )
+    .output()
+    .expect("watch");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let watched = watched_bars(&out).await;
+    let expected = batch_select(
+        dir.path(),
+        &files,
+        &select.replace("${bar_width}", "5 minutes"),
+    )
+    .await;
+    assert!(expected.lines().count() > 50, "{expected}");
+    assert!(expected.contains("| price_range |"), "{expected}");
+    assert_eq!(watched, expected);
+    // The table cannot be continued with another definition.
+    let run = watch(&source, &out, &["--bar-width", "5 minutes"])
+        .output()
+        .expect("watch");
+    assert!(!run.status.success());
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("another definition"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// `--emit complete` under seeded SIGKILLs: after every kill the live view is exactly one
+/// committed trigger's state (a batch run of `01_bars.sql` over the files that trigger had
+/// taken, one file per trigger), with no bar twice; after the last run, every file's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_and_restarted_the_live_view_is_always_a_committed_state() {
+    const KILLS: usize = 12;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = arriving_files(dir.path(), "1", 12);
+    let source = dir.path().join("incoming");
+    let out = dir.path().join("bars");
+    std::fs::create_dir_all(&source).expect("source dir");
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(20261208);
+    let kill_window = kill_window(dir.path(), &files[0]);
+    let complete = ["--emit", "complete"];
+    let mut fed = 0;
+    let mut states_checked = 0;
+    for iteration in 0..KILLS {
+        if fed < files.len() {
+            feed(&source, &files[fed]);
+            fed += 1;
+        }
+        let mut child = watch(&source, &out, &complete)
+            .spawn()
+            .expect("start tickflow watch");
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..kill_window)));
+        child.kill().ok(); // SIGKILL
+        child.wait().expect("reap the watcher");
+        let snapshots = std::fs::read_dir(out.join("_live"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("open-"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if snapshots == 0 {
+            continue;
+        }
+        let ctx = SessionContext::new().enable_url_table();
+        let view = tickflow_engine::watch::live::live_query(&out);
+        let snapshot = text(
+            &ctx,
+            &format!("SELECT max(_snapshot) AS v FROM '{}/_live/'", out.display()),
+        )
+        .await;
+        let taken: usize = snapshot
+            .lines()
+            .filter_map(|l| l.trim_matches(|c| c == '|' || c == ' ').parse().ok())
+            .next()
+            .unwrap_or_else(|| panic!("no snapshot number in {snapshot}"));
+        let twice = text(
+            &ctx,
+            &format!(
+                "SELECT ticker, start, count(*) AS n FROM ({view}) GROUP BY 1, 2 \
+                 HAVING count(*) > 1"
+            ),
+        )
+        .await;
+        assert!(
+            twice.lines().count() <= 3,
+            "iteration {iteration}: bars twice:\n{twice}"
+        );
+        assert_eq!(
+            live_bars(&out).await,
+            batch_bars(dir.path(), &files[..taken]).await,
+            "iteration {iteration}: the live view of trigger {taken}"
+        );
+        states_checked += 1;
+    }
+    assert!(
+        states_checked >= KILLS / 3,
+        "{states_checked} states checked"
+    );
+    for file in &files[fed..] {
+        feed(&source, file);
+    }
+    assert!(
+        watch(&source, &out, &complete)
+            .status()
+            .expect("the last watcher run")
+            .success()
+    );
+    assert_eq!(live_bars(&out).await, batch_bars(dir.path(), &files).await);
 }

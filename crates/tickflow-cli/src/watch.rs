@@ -10,14 +10,19 @@ use datafusion::common::Result;
 use crate::ingest::{err, source_tz};
 use tickflow_engine::bars::BarWidth;
 use tickflow_engine::ingest::ParseOptions;
-use tickflow_engine::watch::{WatchOptions, Watcher};
+use tickflow_engine::watch::bars::BarDefinition;
+use tickflow_engine::watch::{Emit, WatchOptions, Watcher};
 
-/// Keep 01_bars.sql's bar table current as trade files arrive, exactly once.
+/// Keep 01_bars.sql's bar table (or --bars FILE.sql's) current as trade files arrive, exactly
+/// once.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tickflow watch incoming/ --out bars/ --bar-width '1 minute'
   tickflow watch s3://desk/incoming/ --out bars/ --once --flush
-  tickflow --table bars=bars/ sql -c \"SELECT * FROM bars ORDER BY start DESC LIMIT 5\"")]
+  tickflow --table bars=bars/ sql -c \"SELECT * FROM bars ORDER BY start DESC LIMIT 5\"
+  tickflow watch incoming/ --out bars/ --bars my_bars.sql --emit complete
+  (closed bars: SELECT * FROM 'bars/'; every bar, open ones at their current values: the
+   live view query of the README over 'bars/_live/')")]
 pub struct WatchArgs {
     /// Directory or object storage prefix (s3://, az://, gs://) where trade files arrive (CSV as
     /// `tickflow ingest` reads them, or Parquet with symbol, ts, price, size, seq); files are
@@ -47,14 +52,49 @@ pub struct WatchArgs {
     /// With --once: at the end, close and write every open bar (the input is complete)
     #[arg(long, requires = "once")]
     pub flush: bool,
+    /// The bar definition: a SQL file whose `CREATE TABLE ... AS SELECT` (or one SELECT) groups
+    /// trades by time_bucket(INTERVAL '${bar_width}', ts) (and the symbol) with mergeable
+    /// aggregates (ohlc, vwap, bar_std, total_volume, count, sum, min, max, avg,
+    /// first_value/last_value with ORDER BY) and any projection over them. Default:
+    /// sql/01_bars.sql
+    #[arg(long, value_name = "FILE.sql")]
+    pub bars: Option<PathBuf>,
+    /// append: write closed bars only (OUT/*.parquet). complete: also keep the live view
+    /// OUT/_live/, every bar with the open ones at their current values, after each trigger
+    #[arg(long, value_enum, default_value = "append", value_name = "MODE")]
+    pub emit: EmitMode,
     /// Time zone of the timestamps in the files (IANA name)
     #[arg(long, default_value = "America/New_York", value_name = "TZ")]
     pub source_tz: String,
 }
 
+/// `--emit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmitMode {
+    Append,
+    Complete,
+}
+
+/// A bad `--bars` is a bad argument: clap's message and exit status (2), nothing created.
+fn bad_bars(message: impl std::fmt::Display) -> ! {
+    clap::Error::raw(
+        clap::error::ErrorKind::InvalidValue,
+        format!("invalid value for '--bars <FILE.sql>': {message}\n"),
+    )
+    .exit()
+}
+
 /// Runs `tickflow watch`.
 pub async fn run(args: WatchArgs) -> Result<()> {
     let source_tz = source_tz(&args.source_tz)?;
+    let bars = match &args.bars {
+        None => BarDefinition::default(),
+        Some(path) => BarDefinition::from_file(path).unwrap_or_else(|e| bad_bars(e)),
+    };
+    // Checked before anything is created.
+    if let Err(e) = Watcher::bar_query(&args.bar_width, &bars).await {
+        bad_bars(e);
+    }
     if !(args.interval.is_finite() && args.interval >= 0.0) {
         return Err(err("--interval must be a number of seconds >= 0"));
     }
@@ -72,6 +112,11 @@ pub async fn run(args: WatchArgs) -> Result<()> {
             ..ParseOptions::default()
         },
         storage: Default::default(),
+        bars,
+        emit: match args.emit {
+            EmitMode::Append => Emit::Append,
+            EmitMode::Complete => Emit::Complete,
+        },
     })
     .await?;
     let done = watcher.checkpoint();

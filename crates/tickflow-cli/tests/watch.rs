@@ -1,5 +1,5 @@
-//! `tickflow watch`'s options as a process: a bad `--bar-width` is refused at startup, naming
-//! the flag and the value, before anything is created. (The watcher at work is tested in
+//! `tickflow watch`'s options as a process: a bad `--bar-width` or `--bars` is refused at
+//! startup, naming the flag and the value, before anything is created. (The watcher at work is tested in
 //! `tests/tests/watch.rs`.)
 
 use assert_cmd::Command;
@@ -53,4 +53,75 @@ fn a_good_bar_width_starts_the_watcher() {
         .stderr(predicate::str::contains("(5 minutes bars)"));
     let checkpoint = dir.path().join("bars/_watch");
     assert!(checkpoint.is_dir(), "the bar table is set up");
+}
+
+/// A bar definition that cannot be computed in steps is a bad argument: exit status 2 (as clap
+/// gives for any bad argument), a message naming the flag, the file and the expression, and
+/// nothing created.
+#[test]
+fn a_non_incremental_bar_file_is_refused_as_a_bad_argument() {
+    for (select, why) in [
+        (
+            "SELECT symbol, count(*) AS n FROM trades GROUP BY symbol",
+            "GROUP BY symbol has no time_bucket",
+        ),
+        (
+            "SELECT symbol, time_bucket(INTERVAL '${bar_width}', ts) AS start, count(*) AS n, \
+             rank() OVER (ORDER BY count(*)) AS r FROM trades GROUP BY 1, 2",
+            "a window function (rank()",
+        ),
+        (
+            "SELECT symbol, time_bucket(INTERVAL '${bar_width}', ts) AS start, \
+             median(price) AS m FROM trades GROUP BY 1, 2",
+            "median(trades.price) is not a mergeable aggregate",
+        ),
+    ] {
+        let dir = TempDir::new().expect("tempdir");
+        let file = dir.path().join("my_bars.sql");
+        std::fs::write(&file, select).expect("write the bar file");
+        let source = dir.path().join("incoming");
+        std::fs::create_dir_all(&source).expect("source dir");
+        Command::cargo_bin("tickflow")
+            .expect("binary built")
+            .env_remove("TICKFLOW_CATALOG")
+            .arg("watch")
+            .arg(&source)
+            .arg("--out")
+            .arg(dir.path().join("bars"))
+            .arg("--once")
+            .arg("--bars")
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::contains("--bars")
+                    .and(predicate::str::contains(format!("{}: ", file.display())))
+                    .and(predicate::str::contains(why)),
+            );
+        assert!(
+            !dir.path().join("bars").exists(),
+            "{select}: nothing is created"
+        );
+    }
+}
+
+#[test]
+fn a_missing_bar_file_is_a_bad_argument() {
+    let dir = TempDir::new().expect("tempdir");
+    let source = dir.path().join("incoming");
+    std::fs::create_dir_all(&source).expect("source dir");
+    Command::cargo_bin("tickflow")
+        .expect("binary built")
+        .env_remove("TICKFLOW_CATALOG")
+        .arg("watch")
+        .arg(&source)
+        .arg("--out")
+        .arg(dir.path().join("bars"))
+        .args(["--bars", "no_such_bars.sql"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "invalid value for '--bars <FILE.sql>': no_such_bars.sql: No such file",
+        ));
+    assert!(!dir.path().join("bars").exists(), "nothing is created");
 }

@@ -5,6 +5,8 @@
 //! ```text
 //! OUT/bars-00000007.parquet          bars closed by trigger 7 (the table: *.parquet directly in OUT)
 //! OUT/_late/late-00000007.parquet    trades that arrived after their bar was written (trigger 7)
+//! OUT/_live/closed-00000007.parquet  with --emit complete: the live view (see `super::live`)
+//! OUT/_live/open-00000007.parquet
 //! OUT/_watch/checkpoint.json         the last committed trigger: files done, watermark, totals
 //! OUT/_watch/state-00000007.arrow    aggregate states of the buckets still open after trigger 7
 //! OUT/_watch/pending/                a trigger's outputs before they are published
@@ -36,6 +38,12 @@ pub const LATE_DIR: &str = "_late";
 pub struct Checkpoint {
     /// The bar width the states belong to.
     pub width: String,
+    /// The `--bars` definition's text the states belong to; `None`: `sql/01_bars.sql`.
+    #[serde(default)]
+    pub bar_sql: Option<String>,
+    /// Whether the live view `OUT/_live/` is kept (`--emit complete`) since the first trigger.
+    #[serde(default)]
+    pub live: bool,
     /// Triggers committed so far.
     pub trigger: u64,
     /// Names of the source files done, in the order they were taken.

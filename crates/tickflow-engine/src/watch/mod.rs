@@ -3,7 +3,8 @@
 //! Each trigger takes the next files (by name) from a directory or object storage prefix: trade
 //! CSV files, parsed with ingest's rules (a bad row stops the watcher with `file:line:column:
 //! reason`; nothing of that trigger is committed), or Parquet trade files ([`parquet_rows`]).
-//! It updates the bars of `sql/01_bars.sql` incrementally ([`bars`]): partial aggregate states of the new trades are merged with the
+//! It updates the bars of `sql/01_bars.sql` (or of a `--bars FILE.sql`, [`bars::BarDefinition`])
+//! incrementally ([`bars`]): partial aggregate states of the new trades are merged with the
 //! states of the buckets still open; a bucket whose end is at or before the watermark (the
 //! largest trade time taken so far) is closed, finished and written once. The work of a trigger
 //! grows with its new trades and the open buckets (about one per symbol), not with the history.
@@ -20,6 +21,9 @@
 //! **End of input.** With `flush`, once no file is left every open bucket is closed and written;
 //! the table then equals a batch run of `01_bars.sql` over every file (without late trades).
 //!
+//! **Open bars.** With [`Emit::Complete`] each trigger also publishes the live view
+//! `OUT/_live/`: every bar, the open ones at their current values ([`live`]).
+//!
 //! ```sql
 //! -- the bar table, at any moment: every committed trigger's closed bars
 //! CREATE EXTERNAL TABLE bars STORED AS PARQUET LOCATION 'OUT/';
@@ -27,6 +31,7 @@
 
 pub mod bars;
 pub mod checkpoint;
+pub mod live;
 pub mod parquet_rows;
 pub mod sources;
 
@@ -47,8 +52,9 @@ use crate::bars::BarWidth;
 use crate::error::{Context, Error, Result};
 use crate::ingest::parse::{self, ParseOptions, Shape};
 use crate::storage::SessionStorage;
-use bars::{BarQuery, States};
+use bars::{BarDefinition, BarQuery, States};
 use checkpoint::{Checkpoint, LATE_DIR, Layout};
+use live::LIVE_DIR;
 use sources::Source;
 
 /// What to watch and how.
@@ -67,6 +73,21 @@ pub struct WatchOptions {
     pub allowed_lateness: std::time::Duration,
     pub parse: ParseOptions,
     pub storage: SessionStorage,
+    /// What a bar is (`sql/01_bars.sql`, or a `--bars FILE.sql`).
+    pub bars: BarDefinition,
+    /// Emit mode: closed bars only, or also the live view of every bar (see [`live`]).
+    pub emit: Emit,
+}
+
+/// What a trigger publishes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Emit {
+    /// The bars it closed, into `OUT/` (Spark's append mode).
+    #[default]
+    Append,
+    /// Also every bar with the open ones at their current values, into `OUT/_live/` (Spark's
+    /// complete mode); `OUT/` still holds the closed bars only.
+    Complete,
 }
 
 /// What one trigger did (the progress line).
@@ -119,13 +140,17 @@ pub fn rows_schema() -> SchemaRef {
 impl Watcher {
     /// Opens the bar table (creating it), recovers from a killed run, checks the source.
     pub async fn open(opts: WatchOptions) -> Result<Watcher> {
-        let query = BarQuery::new(&opts.width, rows_schema())?;
+        let query = Self::bar_query(&opts.width, &opts.bars).await?;
         let layout = Layout {
             out: opts.out.clone(),
         };
         let mut checkpoint = layout.recover()?;
+        let bar_sql = (!opts.bars.is_default()).then(|| opts.bars.text.clone());
+        let live = opts.emit == Emit::Complete;
         if checkpoint.trigger == 0 {
             checkpoint.width = opts.width.to_string();
+            checkpoint.bar_sql = bar_sql;
+            checkpoint.live = live;
         } else if checkpoint.width != opts.width.as_str() {
             return Err(Error::invalid(format!(
                 "{} holds {} bars; it cannot continue with {} bars (use another --out)",
@@ -133,6 +158,24 @@ impl Watcher {
                 checkpoint.width,
                 opts.width
             )));
+        } else if checkpoint.bar_sql != bar_sql {
+            return Err(Error::invalid(format!(
+                "{} holds bars of another definition than {}; it cannot continue with it \
+                 (use another --out)",
+                opts.out.display(),
+                opts.bars.name
+            )));
+        } else if checkpoint.live != live {
+            return Err(Error::invalid(format!(
+                "{} was built {} --emit complete; continue it the same way (or use another --out): \
+                 its live view would miss bars",
+                opts.out.display(),
+                if checkpoint.live { "with" } else { "without" }
+            )));
+        }
+        if live {
+            let dir = opts.out.join(LIVE_DIR);
+            fs::create_dir_all(&dir).context(dir.display())?;
         }
         let source = Source::open(&opts.source, &opts.storage)?;
         source.check().await?;
@@ -145,6 +188,14 @@ impl Watcher {
             checkpoint,
             done,
         })
+    }
+
+    /// The bar query of `bars` at `width`, checked: an error names the file and what cannot be
+    /// computed in steps.
+    pub async fn bar_query(width: &BarWidth, bars: &BarDefinition) -> Result<BarQuery> {
+        let query = BarQuery::new(width, rows_schema(), bars)?;
+        query.check().await?;
+        Ok(query)
     }
 
     pub fn checkpoint(&self) -> &Checkpoint {
@@ -276,6 +327,9 @@ impl Watcher {
             write_parquet(&self.layout.pending_dir().join(&name), &closed)?;
             outputs.push((name.clone(), name));
         }
+        if self.opts.emit == Emit::Complete {
+            outputs.extend(self.live_outputs(trigger, &closed, open.as_ref()).await?);
+        }
         if late_rows > 0 {
             let name = format!("late-{trigger:08}.parquet");
             write_parquet(&self.layout.pending_dir().join(&name), &late)?;
@@ -307,6 +361,9 @@ impl Watcher {
         if let Some(old) = previous_state {
             let _ = fs::remove_file(self.layout.watch_dir().join(old));
         }
+        if self.opts.emit == Emit::Complete {
+            live::drop_old_snapshots(&self.opts.out.join(LIVE_DIR));
+        }
         self.done.extend(files.iter().cloned());
         self.checkpoint = next;
         Ok(TriggerSummary {
@@ -318,6 +375,51 @@ impl Watcher {
             open_bars,
             seconds: 0.0,
         })
+    }
+
+    /// The live view's files of trigger `trigger` (see [`live`]), written to `pending/`: the
+    /// bars it closed, and the snapshot of those and of the open bars' current values.
+    /// Nothing when no bar changed.
+    async fn live_outputs(
+        &self,
+        trigger: u64,
+        closed: &[RecordBatch],
+        open: Option<&States>,
+    ) -> Result<Vec<(String, String)>> {
+        let current = match open {
+            Some(states) => self.query.current(states).await?,
+            None => Vec::new(),
+        };
+        let Some(schema) = closed.iter().chain(&current).map(|b| b.schema()).next() else {
+            return Ok(Vec::new());
+        };
+        let schema = live::live_schema(&schema)?;
+        let mut outputs = Vec::new();
+        let mut snapshot = Vec::new();
+        if !closed.is_empty() {
+            let name = format!("closed-{trigger:08}.parquet");
+            let rows = live::with_live_columns(&schema, closed, trigger, None, false)?;
+            write_parquet(&self.layout.pending_dir().join(&name), &rows)?;
+            outputs.push((name.clone(), format!("{LIVE_DIR}/{name}")));
+            snapshot.extend(live::with_live_columns(
+                &schema,
+                closed,
+                trigger,
+                Some(trigger),
+                false,
+            )?);
+        }
+        snapshot.extend(live::with_live_columns(
+            &schema,
+            &current,
+            trigger,
+            Some(trigger),
+            true,
+        )?);
+        let name = format!("open-{trigger:08}.parquet");
+        write_parquet(&self.layout.pending_dir().join(&name), &snapshot)?;
+        outputs.push((name.clone(), format!("{LIVE_DIR}/{name}")));
+        Ok(outputs)
     }
 
     fn load_state(&self) -> Result<Option<States>> {
