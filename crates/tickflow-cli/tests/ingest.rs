@@ -457,11 +457,11 @@ fn month_partitions_query_back_and_a_filter_prunes() {
     let cols = "symbol, CAST(ts AS VARCHAR) AS t, price, size, seq, CAST(date AS VARCHAR) AS d";
     let month_rows = sql(
         dir,
-        &format!("{table} SELECT {cols} FROM trades ORDER BY seq"),
+        &format!("DROP TABLE IF EXISTS trades; {table} SELECT {cols} FROM trades ORDER BY seq"),
     );
     let date_rows = sql(
         &by_date,
-        &format!("{date_table} SELECT {cols} FROM trades ORDER BY seq"),
+        &format!("DROP TABLE IF EXISTS trades; {date_table} SELECT {cols} FROM trades ORDER BY seq"),
     );
     assert_eq!(
         month_rows.lines().filter(|l| l.contains(',')).count() as u64,
@@ -472,7 +472,7 @@ fn month_partitions_query_back_and_a_filter_prunes() {
     let text = sql(
         dir,
         &format!(
-            "{table} SELECT month, min(date) AS first, count(*) AS n FROM trades GROUP BY month ORDER BY month"
+            "DROP TABLE IF EXISTS trades; {table} SELECT month, min(date) AS first, count(*) AS n FROM trades GROUP BY month ORDER BY month"
         ),
     );
     assert!(
@@ -481,7 +481,7 @@ fn month_partitions_query_back_and_a_filter_prunes() {
     );
     let plan = sql(
         dir,
-        &format!("{table} EXPLAIN SELECT sum(price) FROM trades WHERE month = '2024-03'"),
+        &format!("DROP TABLE IF EXISTS trades; {table} EXPLAIN SELECT sum(price) FROM trades WHERE month = '2024-03'"),
     );
     assert!(
         plan.contains("month=2024-03/") && !plan.contains("month=2024-02/"),
@@ -537,7 +537,7 @@ fn year_and_no_partitions() {
         let text = sql(
             &d,
             &format!(
-                "{table} SELECT count(*) AS n, count(DISTINCT date) AS days, min(CAST(date AS VARCHAR)) AS first FROM trades"
+                "DROP TABLE IF EXISTS trades; {table} SELECT count(*) AS n, count(DISTINCT date) AS days, min(CAST(date AS VARCHAR)) AS first FROM trades"
             ),
         );
         assert!(text.contains(&format!("{rows},6,2024-02-28")), "{layout}: {text}");
@@ -577,7 +577,7 @@ fn symbol_partitions_keep_every_symbol_as_it_was() {
     let text = sql(
         dir,
         &format!(
-            "{table} SELECT symbol, count(*) AS n, min(price) AS lo FROM trades GROUP BY symbol ORDER BY n"
+            "DROP TABLE IF EXISTS trades; {table} SELECT symbol, count(*) AS n, min(price) AS lo FROM trades GROUP BY symbol ORDER BY n"
         ),
     );
     for (i, sym) in symbols.iter().enumerate() {
@@ -589,7 +589,7 @@ fn symbol_partitions_keep_every_symbol_as_it_was() {
     }
     let text = sql(
         dir,
-        &format!("{table} SELECT count(*) AS n FROM trades WHERE symbol = 'BRK/A'"),
+        &format!("DROP TABLE IF EXISTS trades; {table} SELECT count(*) AS n FROM trades WHERE symbol = 'BRK/A'"),
     );
     assert!(text.lines().any(|l| l == "2"), "{text}");
 }
