@@ -264,7 +264,13 @@ fn day_of(mut day: usize) -> (usize, usize) {
 
 /// Writes `files` trade files of `days` days each, the first from day `first_day` (counted from
 /// 2024-02-01), `rows_per_day` rows a day; returns the number of rows.
-fn dated_inputs(src: &Path, files: usize, first_day: usize, days: usize, rows_per_day: usize) -> u64 {
+fn dated_inputs(
+    src: &Path,
+    files: usize,
+    first_day: usize,
+    days: usize,
+    rows_per_day: usize,
+) -> u64 {
     std::fs::create_dir_all(src).expect("mkdir");
     let symbols = ["AAPL", "MSFT", "IBM", "SPY", "QQQ", "TSLA", "AMD"];
     for f in 0..files {
@@ -298,8 +304,14 @@ fn rows_and_distinct_seqs(dir: &Path) -> (u64, u64) {
     if count(dir) == 0 {
         return (0, 0);
     }
-    let text = out_sql(dir, "SELECT count(*) AS n, count(DISTINCT seq) AS s FROM OUT");
-    let line = text.lines().nth(1).unwrap_or_else(|| panic!("no counts in {text}"));
+    let text = out_sql(
+        dir,
+        "SELECT count(*) AS n, count(DISTINCT seq) AS s FROM OUT",
+    );
+    let line = text
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no counts in {text}"));
     let (n, s) = line.split_once(',').unwrap_or_else(|| panic!("{text}"));
     (n.parse().expect("count"), s.parse().expect("count"))
 }
@@ -357,7 +369,9 @@ fn killed_ingest_shows_all_of_a_run_or_none_and_a_rerun_is_exact() {
     std::fs::create_dir_all(&calibrate).expect("mkdir");
     let started = std::time::Instant::now();
     ingest(&calibrate, &[first.to_str().expect("utf8")]).success();
-    let window = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX).max(50);
+    let window = u64::try_from(started.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(50);
     // Seeded delays (a small LCG: no rand dependency); half of them in the run's last 40%.
     let mut state: u64 = 0x5eed_2024;
     let mut next_delay = |i: u64| {
@@ -377,7 +391,14 @@ fn killed_ingest_shows_all_of_a_run_or_none_and_a_rerun_is_exact() {
         let dir = root.join(format!("new{i}"));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let delay = next_delay(i);
-        killed_run_once(&dir, &[&first], 0, first_rows, delay, &format!("new dir, kill {i}"));
+        killed_run_once(
+            &dir,
+            &[&first],
+            0,
+            first_rows,
+            delay,
+            &format!("new dir, kill {i}"),
+        );
         assert!(!dir.join("out/_tickflow/publishing.json").exists());
         ingest(&dir, &[first.to_str().expect("utf8")]).success();
         assert_eq!(
@@ -436,13 +457,16 @@ fn month_partitions_query_back_and_a_filter_prunes() {
         .clone();
     let date_table = printed_table_sql(&out);
     assert!(date_table.contains("PARTITIONED BY (date)"), "{date_table}");
-    let out = ingest(&dir, &[src.to_str().expect("utf8"), "--partition-by", "month"])
-        .success()
-        .stdout(predicate::str::contains("2 partition(s)"))
-        .stdout(predicate::str::contains("partitioned by month"))
-        .get_output()
-        .stdout
-        .clone();
+    let out = ingest(
+        &dir,
+        &[src.to_str().expect("utf8"), "--partition-by", "month"],
+    )
+    .success()
+    .stdout(predicate::str::contains("2 partition(s)"))
+    .stdout(predicate::str::contains("partitioned by month"))
+    .get_output()
+    .stdout
+    .clone();
     let table = printed_table_sql(&out);
     assert!(table.contains("PARTITIONED BY (month)"), "{table}");
     let mut dirs: Vec<String> = std::fs::read_dir(dir.join("out"))
@@ -461,7 +485,9 @@ fn month_partitions_query_back_and_a_filter_prunes() {
     );
     let date_rows = sql(
         &by_date,
-        &format!("DROP TABLE IF EXISTS trades; {date_table} SELECT {cols} FROM trades ORDER BY seq"),
+        &format!(
+            "DROP TABLE IF EXISTS trades; {date_table} SELECT {cols} FROM trades ORDER BY seq"
+        ),
     );
     assert_eq!(
         month_rows.lines().filter(|l| l.contains(',')).count() as u64,
@@ -481,20 +507,25 @@ fn month_partitions_query_back_and_a_filter_prunes() {
     );
     let plan = sql(
         dir,
-        &format!("DROP TABLE IF EXISTS trades; {table} EXPLAIN SELECT sum(price) FROM trades WHERE month = '2024-03'"),
+        &format!(
+            "DROP TABLE IF EXISTS trades; {table} EXPLAIN SELECT sum(price) FROM trades WHERE month = '2024-03'"
+        ),
     );
     assert!(
         plan.contains("month=2024-03/") && !plan.contains("month=2024-02/"),
         "{plan}"
     );
     // One table, one layout: another --partition-by is refused, naming the ways out.
-    ingest(dir, &[src.to_str().expect("utf8"), "--partition-by", "date"])
-        .failure()
-        .stderr(predicate::str::contains(
-            "--partition-by date: the table in",
-        ))
-        .stderr(predicate::str::contains("is partitioned by month"))
-        .stderr(predicate::str::contains("ingest into a new directory"));
+    ingest(
+        dir,
+        &[src.to_str().expect("utf8"), "--partition-by", "date"],
+    )
+    .failure()
+    .stderr(predicate::str::contains(
+        "--partition-by date: the table in",
+    ))
+    .stderr(predicate::str::contains("is partitioned by month"))
+    .stderr(predicate::str::contains("ingest into a new directory"));
     // Without the flag a rerun keeps the table's layout.
     ingest(dir, &[src.to_str().expect("utf8")])
         .success()
@@ -540,7 +571,10 @@ fn year_and_no_partitions() {
                 "DROP TABLE IF EXISTS trades; {table} SELECT count(*) AS n, count(DISTINCT date) AS days, min(CAST(date AS VARCHAR)) AS first FROM trades"
             ),
         );
-        assert!(text.contains(&format!("{rows},6,2024-02-28")), "{layout}: {text}");
+        assert!(
+            text.contains(&format!("{rows},6,2024-02-28")),
+            "{layout}: {text}"
+        );
     }
 }
 
@@ -560,7 +594,11 @@ fn symbol_partitions_keep_every_symbol_as_it_was() {
     write(&src.join("trades_20240131.csv"), &text);
     let out = ingest(
         dir,
-        &[src.to_str().expect("utf8"), "--partition-by", "month,symbol"],
+        &[
+            src.to_str().expect("utf8"),
+            "--partition-by",
+            "month,symbol",
+        ],
     )
     .success()
     .stdout(predicate::str::contains("6 partition(s)"))
@@ -583,13 +621,16 @@ fn symbol_partitions_keep_every_symbol_as_it_was() {
     for (i, sym) in symbols.iter().enumerate() {
         let line = format!("{sym},{},10.0000", i + 1);
         assert!(
-            text.lines().any(|l| l == line || l == format!("\"{sym}\",{},10.0000", i + 1)),
+            text.lines()
+                .any(|l| l == line || l == format!("\"{sym}\",{},10.0000", i + 1)),
             "{line} in {text}"
         );
     }
     let text = sql(
         dir,
-        &format!("DROP TABLE IF EXISTS trades; {table} SELECT count(*) AS n FROM trades WHERE symbol = 'BRK/A'"),
+        &format!(
+            "DROP TABLE IF EXISTS trades; {table} SELECT count(*) AS n FROM trades WHERE symbol = 'BRK/A'"
+        ),
     );
     assert!(text.lines().any(|l| l == "2"), "{text}");
 }
@@ -619,7 +660,10 @@ fn seq_is_unique_across_runs() {
     assert_eq!(rows.len(), 2, "{text}");
     // Run 0 numbers lines 2..=61 of its file 0; run 1 the same lines with its number on top.
     assert_eq!(rows[0], "2,61");
-    assert_eq!(rows[1], format!("{},{}", (1u64 << 50) + 2, (1u64 << 50) + 61));
+    assert_eq!(
+        rows[1],
+        format!("{},{}", (1u64 << 50) + 2, (1u64 << 50) + 61)
+    );
 }
 
 fn out_sql(dir: &Path, select: &str) -> String {

@@ -7,10 +7,10 @@
 //!   from ([`super::publish`]);
 //! - object storage: files are staged in a local temporary directory, then each is uploaded as
 //!   one object. S3, Azure and GCS show an object only when its (multipart) upload completes, so
-//!   a reader lists a whole file or none; a failed upload is aborted. Before the first upload the
-//!   manifest is rewritten with the run's number taken (so a killed run's objects never share a
-//!   run number with a later run's); the manifest with the run's sources is uploaded last, in
-//!   one PUT. A reader may see part of a run while it uploads, or after a kill; the next run
+//!   a reader lists a whole file or none; a failed upload is aborted. Before the first upload an
+//!   existing manifest is rewritten with the run's number taken (so a killed run's objects never
+//!   share a run number with a later run's); the manifest with the run's sources is uploaded
+//!   last, in one PUT. A reader may see part of a run while it uploads, or after a kill; the next run
 //!   with the same sources uploads them again under the same names.
 //!
 //! The stores are built from the environment (`AWS_*`, `AZURE_STORAGE_*`, `GOOGLE_*`) and the
@@ -139,11 +139,9 @@ impl Destination {
         match self {
             Destination::Local(local) => match publish::sibling_staging(&local.dir) {
                 Some(sibling) if local.fresh => sibling,
-                _ => local.dir.join(format!(
-                    "{}{}",
-                    publish::STAGING_PREFIX,
-                    std::process::id()
-                )),
+                _ => local
+                    .dir
+                    .join(format!("{}{}", publish::STAGING_PREFIX, std::process::id())),
             },
             Destination::Remote(remote) => remote.staging.clone(),
         }
@@ -188,7 +186,10 @@ impl Destination {
                 publish::publish_existing(staging, &local.dir, &moves, removes, manifest)
             }
             Destination::Remote(remote) => {
-                if old.next_run() != manifest.next_run() {
+                // A new prefix has no manifest to take the number in (and a killed first run's
+                // objects are replaced by a rerun of its sources, under the same names).
+                let new_prefix = old.sources.is_empty() && old.next_run.is_none();
+                if !new_prefix && old.next_run() != manifest.next_run() {
                     let mut reserved = old.clone();
                     reserved.next_run = manifest.next_run;
                     remote.save_manifest(&reserved)?;

@@ -358,7 +358,12 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
         };
         changed = true;
         for f in &staged {
-            partitions.insert(f.relative.rsplit_once('/').map_or("", |(d, _)| d).to_string());
+            partitions.insert(
+                f.relative
+                    .rsplit_once('/')
+                    .map_or("", |(d, _)| d)
+                    .to_string(),
+            );
         }
         summary.files_written += staged.len();
         published.extend(staged);
@@ -382,11 +387,12 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     manifest.partitioning = Some(layout.to_string());
     // A run that wrote rows took its run number; a run that only skipped did not.
     manifest.next_run = Some(if changed { run + 1 } else { run });
-    let result = destination.publish_run(&staging.0, &published, &removes, &old_manifest, &manifest);
+    let result =
+        destination.publish_run(&staging.0, &published, &removes, &old_manifest, &manifest);
     // Into an existing local directory the journal may name the staged files: the next run
     // finishes from them (or, without a journal, removes them).
-    staging.1 = result.is_err()
-        && matches!(&destination, Destination::Local(local) if !local.fresh);
+    staging.1 =
+        result.is_err() && matches!(&destination, Destination::Local(local) if !local.fresh);
     result?;
     drop(staging);
     summary.partitions = partitions.len();
@@ -430,13 +436,8 @@ fn ingest_one(
         strict,
         &progress.rows,
     )?;
-    let staged = write::write_partitions(
-        &parsed,
-        staging,
-        &output_name(canonical),
-        &display,
-        layout,
-    )?;
+    let staged =
+        write::write_partitions(&parsed, staging, &output_name(canonical), &display, layout)?;
     let entry = SourceEntry {
         size: data.len() as u64,
         hash,

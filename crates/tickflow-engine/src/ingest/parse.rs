@@ -20,9 +20,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use regex::Regex;
 
 use super::records::{Record, Records};
-use super::seq::SeqBase;
 pub use super::schema::ColType;
 use super::schema::{ScaledErr, Stats, Value, convert, parse_scaled};
+use super::seq::SeqBase;
 use super::shapes::{Col, Layout, Role, layout};
 use super::time::{LocalToUtc, parse_date, parse_time, parse_timestamp};
 use crate::error::{Context, Error, Result};

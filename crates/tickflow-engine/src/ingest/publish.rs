@@ -191,8 +191,10 @@ pub fn recover(dir: &Path) -> Result<Option<u32>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).context(path.display()),
     };
-    let journal: Journal = serde_json::from_slice(&bytes)
-        .context(format!("{}: not a tickflow publication journal", path.display()))?;
+    let journal: Journal = serde_json::from_slice(&bytes).context(format!(
+        "{}: not a tickflow publication journal",
+        path.display()
+    ))?;
     if journal.pid != std::process::id() && process_alive(journal.pid) {
         return Err(Error::invalid(format!(
             "{}: another ingest (pid {}) is publishing into {}; wait for it to finish (if no ingest is running, remove {} and its staging directory {})",
@@ -353,7 +355,11 @@ mod tests {
         fs::write(staging.join("year=2024/a.parquet"), "a").expect("write");
         publish_fresh(&staging, &dir, &Manifest::default()).expect("published");
         assert!(dir.join("year=2024/a.parquet").is_file());
-        assert!(dir.join(META_DIR).join(super::super::manifest::MANIFEST).is_file());
+        assert!(
+            dir.join(META_DIR)
+                .join(super::super::manifest::MANIFEST)
+                .is_file()
+        );
         assert!(!staging.exists());
         assert!(!is_fresh(&dir), "a directory with files is not new");
     }

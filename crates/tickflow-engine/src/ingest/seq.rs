@@ -93,7 +93,10 @@ mod tests {
             SeqBase::decode(top),
             (MAX_RUNS - 1, MAX_FILES - 1, MAX_LINE)
         );
-        let s = SeqBase::new(5, 7).expect("fits").seq_of(9, "f").expect("fits");
+        let s = SeqBase::new(5, 7)
+            .expect("fits")
+            .seq_of(9, "f")
+            .expect("fits");
         assert_eq!(SeqBase::decode(s), (5, 7, 9));
         // Later runs sort after earlier ones, whatever their files and lines.
         let a = SeqBase::new(1, MAX_FILES - 1).expect("fits");

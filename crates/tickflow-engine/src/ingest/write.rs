@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Date32Array, StringArray, UInt32Array};
+use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::compute::take_record_batch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
@@ -119,9 +119,7 @@ pub fn write_partitions(
     let mut start = 0;
     while start < n {
         let first = idx[start] as usize;
-        let same = |j: usize| {
-            keys[j] == keys[first] && (!layout.symbol || ids[j] == ids[first])
-        };
+        let same = |j: usize| keys[j] == keys[first] && (!layout.symbol || ids[j] == ids[first]);
         let mut end = start;
         while end < n && same(idx[end] as usize) {
             end += 1;
@@ -130,9 +128,14 @@ pub fn write_partitions(
         let indices = UInt32Array::from(rows.to_vec());
         let mut part = take_record_batch(batch, &indices).context(source)?;
         if add_date {
-            let dates = Date32Array::from_iter_values(rows.iter().map(|&i| parsed.dates[i as usize]));
-            let mut fields: Vec<Field> =
-                part.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+            let dates =
+                Date32Array::from_iter_values(rows.iter().map(|&i| parsed.dates[i as usize]));
+            let mut fields: Vec<Field> = part
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
             fields.push(Field::new("date", DataType::Date32, false));
             let mut columns = part.columns().to_vec();
             columns.push(Arc::new(dates));
@@ -170,8 +173,12 @@ pub fn write_partitions(
 /// Errors are about `what`.
 fn write_file(path: &Path, batch: &RecordBatch, symbol_in_file: bool, what: &str) -> Result<()> {
     let file = File::create(path).context(what)?;
-    let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(symbol_in_file))).context(what)?;
+    let mut writer = ArrowWriter::try_new(
+        file,
+        batch.schema(),
+        Some(writer_properties(symbol_in_file)),
+    )
+    .context(what)?;
     // Write in row-group sized slices so the writer does not hold more than one group.
     let mut offset = 0;
     while offset < batch.num_rows() {
