@@ -379,7 +379,7 @@ fn killed_ingest_shows_all_of_a_run_or_none_and_a_rerun_is_exact() {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let r = (state >> 33) % 1_000;
-        let millis = if i % 2 == 0 {
+        let millis = if i.is_multiple_of(2) {
             window * r / 900
         } else {
             window * 6 / 10 + window * r / 2_000
@@ -458,7 +458,7 @@ fn month_partitions_query_back_and_a_filter_prunes() {
     let date_table = printed_table_sql(&out);
     assert!(date_table.contains("PARTITIONED BY (date)"), "{date_table}");
     let out = ingest(
-        &dir,
+        dir,
         &[src.to_str().expect("utf8"), "--partition-by", "month"],
     )
     .success()
