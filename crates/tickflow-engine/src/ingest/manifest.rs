@@ -135,3 +135,44 @@ pub fn fnv1a64(data: &[u8]) -> u64 {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_from_before_runs_and_layouts() {
+        let entry = SourceEntry {
+            size: 1,
+            hash: "00".into(),
+            rows: 1,
+            rejected: 0,
+            outputs: vec!["date=2024-01-02/a.parquet".into()],
+        };
+        let empty = Manifest::default();
+        assert_eq!(empty.next_run(), 0);
+        assert_eq!(empty.partitioning("m").expect("ok"), None);
+        // An old table: its seq values (file << 40 | line) stay below run 1's.
+        let old: Manifest = serde_json::from_value(serde_json::json!({
+            "sources": { "/a.csv": entry }
+        }))
+        .expect("old manifest");
+        assert_eq!(old.next_run(), 1);
+        assert_eq!(
+            old.partitioning("m").expect("ok"),
+            Some(Partitioning::default())
+        );
+        let bad = Manifest {
+            partitioning: Some("weekly".into()),
+            ..Manifest::default()
+        };
+        let e = bad
+            .partitioning("DIR/_tickflow/ingest.json")
+            .expect_err("bad");
+        assert!(
+            e.to_string()
+                .starts_with("DIR/_tickflow/ingest.json: partitioning:"),
+            "{e}"
+        );
+    }
+}

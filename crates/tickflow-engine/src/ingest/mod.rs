@@ -258,8 +258,8 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     let mut manifest = old_manifest.clone();
     let layout = run_partitioning(opts.partition_by, &manifest, &opts.out)?;
     let run = manifest.next_run();
-    // Checked before any work: the run number must fit seq's run field.
-    SeqBase::new(run, 0)?;
+    // Checked before any work: the run number and every file's must fit their seq fields.
+    SeqBase::new(run, files.len().saturating_sub(1) as u64)?;
     // One type per column for the whole table: decided before any file is parsed.
     let types = run_types(&files, &opts.parse, &manifest, &opts.out)?;
     let opts = &IngestOptions {
