@@ -11,7 +11,10 @@ use std::time::Instant;
 use clap::Args;
 use datafusion::common::{DataFusionError, Result};
 use tickflow_engine::r#gen::{GenFormat, GenOptions, generate};
-use tickflow_engine::ingest::{IngestOptions, ParseOptions, Progress, create_table_sql, ingest};
+use tickflow_engine::ingest::manifest::Manifest;
+use tickflow_engine::ingest::{
+    IngestOptions, ParseOptions, Partitioning, Progress, create_table_sql, ingest,
+};
 
 use crate::Session;
 use crate::exec::{SqlArgs, run_sql_text};
@@ -128,6 +131,7 @@ pub async fn run(session: &mut Session, args: DemoArgs) -> Result<()> {
                 jobs: 2,
                 storage: Default::default(),
                 max_rejects: None,
+                partition_by: Some(Partitioning::default()),
             };
             let summary =
                 tokio::task::spawn_blocking(move || ingest(&options, &Progress::default()))
@@ -148,7 +152,7 @@ pub async fn run(session: &mut Session, args: DemoArgs) -> Result<()> {
     session.ctx.deregister_table("trades")?;
     session
         .ctx
-        .sql(&create_table_sql("trades", &data))
+        .sql(&create_table_sql("trades", &data, &layout_of(&data)))
         .await?
         .collect()
         .await?;
@@ -192,6 +196,14 @@ pub async fn run(session: &mut Session, args: DemoArgs) -> Result<()> {
     }
     cleanup.0.take().map(std::fs::remove_dir_all).transpose()?;
     Ok(())
+}
+
+/// The partitioning an ingest recorded in `dir`, else `date` (`tickflow gen`'s layout).
+fn layout_of(dir: &std::path::Path) -> Partitioning {
+    Manifest::load(dir)
+        .ok()
+        .and_then(|m| m.partitioning(&dir.display().to_string()).ok().flatten())
+        .unwrap_or_default()
 }
 
 fn chrono_date(y: i32, m: u32, d: u32) -> Result<chrono::NaiveDate> {

@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 use datafusion::common::{DataFusionError, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tickflow_engine::ingest::{
-    IngestOptions, ParseOptions, Progress, RejectLimit, Shape, SymbolFromName, create_table_sql,
-    ingest, parse_schema,
+    IngestOptions, ParseOptions, Partitioning, Progress, RejectLimit, Shape, SymbolFromName,
+    create_table_sql, ingest, parse_schema,
 };
 
 /// Input shape of the source files.
@@ -57,7 +57,8 @@ Exit status: non-zero on any error; with --rejects, when more rows than --max-re
 rejected, or (without --max-rejects) when a file had rejected rows and no good row. A failed run
 publishes nothing; the rejects file is still written.";
 
-/// Ingest CSV files into hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`).
+/// Ingest CSV files into hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`, or as
+/// --partition-by says).
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// CSV files, globs (quoted) or directories (every *.csv and *.txt inside)
@@ -109,6 +110,13 @@ pub struct IngestArgs {
     /// rows and no good row]
     #[arg(long, value_name = "N|FRACTION", requires = "rejects")]
     pub max_rejects: Option<RejectLimit>,
+    /// Directories of the files: date (DIR/date=2024-01-02/), month (DIR/month=2024-01/), year
+    /// (DIR/year=2024/) or none (files in DIR), optionally with the symbol under it
+    /// (month,symbol: DIR/month=2024-01/symbol=AAPL/). Without date, files have a date column.
+    /// A table keeps the layout of its first run (recorded in DIR/_tickflow/ingest.json)
+    /// [default: the table's, else date]
+    #[arg(long, value_name = "LEVEL[,symbol]")]
+    pub partition_by: Option<Partitioning>,
     /// Files parsed in parallel
     #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
     pub jobs: usize,
@@ -172,6 +180,7 @@ impl IngestArgs {
             jobs: self.jobs.max(1),
             storage: Default::default(),
             max_rejects: self.max_rejects,
+            partition_by: self.partition_by,
         })
     }
 }
@@ -212,10 +221,19 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     };
     bar.finish_and_clear();
     let summary = result.map_err(|e| err(format!("ingest task failed: {e}")))??;
-    let mut lines = vec![format!(
-        "ingested {} file(s) into {}: {} rows, {} rejected, {} skipped (unchanged), {} Parquet file(s) in {} partition(s), {:.2} s, {:.0} rows/s",
+    let mut lines = Vec::new();
+    if let Some(pid) = summary.recovered {
+        lines.push(format!(
+            "finished publishing the run of a killed ingest (pid {pid}) into {} first",
+            summary.out.display()
+        ));
+    }
+    lines.push(format!(
+        "ingested {} file(s) into {} (run {}, partitioned by {}): {} rows, {} rejected, {} skipped (unchanged), {} Parquet file(s) in {} partition(s), {:.2} s, {:.0} rows/s",
         summary.files - summary.skipped,
         summary.out.display(),
+        summary.run,
+        summary.partitioning,
         summary.rows,
         summary.rejected,
         summary.skipped,
@@ -223,7 +241,7 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         summary.partitions,
         summary.seconds,
         summary.rows_per_second(),
-    )];
+    ));
     if summary.files_removed > 0 {
         lines.push(format!(
             "replaced the outputs of changed sources: {} old file(s) removed",
@@ -239,7 +257,7 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     }
     lines.push(format!(
         "register it with: {}",
-        create_table_sql("trades", &summary.out)
+        create_table_sql("trades", &summary.out, &summary.partitioning)
     ));
     for line in lines {
         println!("{line}");

@@ -1,5 +1,5 @@
 //! `tickflow ingest` driven as a process: good files, bad rows (strict and `--rejects`),
-//! idempotent reruns, and SIGKILL at random points.
+//! idempotent reruns, partitionings, `seq` across runs, and SIGKILL at seeded points.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -251,20 +251,38 @@ fn minute_bars_from_file_name() {
     assert!(text.contains("AAPL,2024-01-02,1500"), "{text}");
 }
 
-/// Writes `files` daily trade files of `rows` rows each; returns their paths.
-fn big_inputs(src: &Path, files: usize, rows: usize) -> Vec<PathBuf> {
+/// Month and day of month of day `day` counted from 2024-02-01 (0).
+fn day_of(mut day: usize) -> (usize, usize) {
+    for (month, len) in [(2, 29), (3, 31), (4, 30), (5, 31), (6, 30)] {
+        if day < len {
+            return (month, day + 1);
+        }
+        day -= len;
+    }
+    panic!("day out of the test's range");
+}
+
+/// Writes `files` trade files of `days` days each, the first from day `first_day` (counted from
+/// 2024-02-01), `rows_per_day` rows a day; returns the number of rows.
+fn dated_inputs(
+    src: &Path,
+    files: usize,
+    first_day: usize,
+    days: usize,
+    rows_per_day: usize,
+) -> u64 {
     std::fs::create_dir_all(src).expect("mkdir");
     let symbols = ["AAPL", "MSFT", "IBM", "SPY", "QQQ", "TSLA", "AMD"];
-    (0..files)
-        .map(|f| {
-            let mut text = String::with_capacity(rows * 60);
-            text.push_str(HEADER);
-            for i in 0..rows {
+    for f in 0..files {
+        let mut text = String::with_capacity(days * rows_per_day * 60);
+        text.push_str(HEADER);
+        for d in 0..days {
+            let (month, dom) = day_of(first_day + f * days + d);
+            for i in 0..rows_per_day {
                 let secs = 34_200 + (i * 7 % 23_400);
                 let _ = writeln!(
                     text,
-                    "2024-02-{:02},{:02}:{:02}:{:02}.{:06},{},{}.{:02},{},Q,@,{i}",
-                    f + 5,
+                    "2024-{month:02}-{dom:02},{:02}:{:02}:{:02}.{:06},{},{}.{:02},{},Q,@,{i}",
                     secs / 3600,
                     secs / 60 % 60,
                     secs % 60,
@@ -275,77 +293,377 @@ fn big_inputs(src: &Path, files: usize, rows: usize) -> Vec<PathBuf> {
                     100 * (1 + i % 5)
                 );
             }
-            let p = src.join(format!("trades_202402{:02}.csv", f + 5));
-            write(&p, &text);
-            p
-        })
-        .collect()
+        }
+        write(&src.join(format!("trades_{first_day:02}_{f}.csv")), &text);
+    }
+    (files * days * rows_per_day) as u64
+}
+
+/// `count(*)` and `count(DISTINCT seq)` of the table in `dir/out`; (0, 0) without files.
+fn rows_and_distinct_seqs(dir: &Path) -> (u64, u64) {
+    if count(dir) == 0 {
+        return (0, 0);
+    }
+    let text = out_sql(
+        dir,
+        "SELECT count(*) AS n, count(DISTINCT seq) AS s FROM OUT",
+    );
+    let line = text
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no counts in {text}"));
+    let (n, s) = line.split_once(',').unwrap_or_else(|| panic!("{text}"));
+    (n.parse().expect("count"), s.parse().expect("count"))
+}
+
+/// What a kill may leave, from the README: before the publication nothing of the run, after it
+/// all of it; into an existing directory, part of it only with the journal left behind.
+fn killed_run_once(
+    dir: &Path,
+    src: &[&Path],
+    before: u64,
+    run_rows: u64,
+    delay: Duration,
+    what: &str,
+) -> u64 {
+    let mut child = StdCommand::new(cargo_bin("tickflow"))
+        .arg("--catalog")
+        .arg(dir.join("c.json"))
+        .args(["ingest", "--quiet", "--out"])
+        .arg(dir.join("out"))
+        .args(src)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL on Unix; an error means it had already finished
+    let _ = child.wait();
+    let seen = count(dir);
+    let journal = dir.join("out/_tickflow/publishing.json").exists();
+    eprintln!("{what}: killed after {delay:?}, {seen} rows visible, journal {journal}");
+    if seen != before && seen != before + run_rows {
+        assert!(
+            journal && seen > before && seen < before + run_rows,
+            "{what} ({delay:?}): {seen} rows visible, neither {before} (none of the run) nor {} (all of it){}",
+            before + run_rows,
+            if journal { "" } else { ", and no journal" }
+        );
+    }
+    seen
 }
 
 #[test]
-fn killed_ingest_leaves_nothing_or_whole_files_and_rerun_is_exact() {
+fn killed_ingest_shows_all_of_a_run_or_none_and_a_rerun_is_exact() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
-    let per_file = [70_000u64, 70_000, 60_000];
-    let src = root.join("in");
-    let mut paths = big_inputs(&src, 2, 70_000);
-    paths.extend(
-        big_inputs(&root.join("in2"), 1, 60_000)
-            .into_iter()
-            .map(|p| {
-                let to = src.join("trades_20240210.csv");
-                std::fs::rename(&p, &to).expect("move");
-                to
-            }),
-    );
-    assert_eq!(paths.len(), 3);
-    let total: u64 = per_file.iter().sum();
-    // Sums of whole files a query may see after a kill.
-    let mut whole = std::collections::BTreeSet::new();
-    for mask in 0..8u32 {
-        whole.insert(
-            (0..3)
-                .filter(|i| mask & (1 << i) != 0)
-                .map(|i| per_file[i])
-                .sum::<u64>(),
-        );
-    }
-    // Seeded delays (a small LCG: no rand dependency), spread over a debug build's run.
-    let mut state: u64 = 0x5eed;
-    for seed in 0..6 {
-        let dir = root.join(format!("run{seed}"));
-        std::fs::create_dir_all(&dir).expect("mkdir");
+    // A run of 60 date partitions (3 files of 20 days), and a later one of 20 more.
+    let first = root.join("in1");
+    let second = root.join("in2");
+    let first_rows = dated_inputs(&first, 3, 0, 20, 600);
+    let second_rows = dated_inputs(&second, 1, 60, 20, 600);
+    // Calibration: the kills spread over the time a whole run takes on this machine now (the
+    // publication is at the end of it), so they land before, during and after it however fast
+    // or loaded the machine is.
+    let calibrate = root.join("calibrate");
+    std::fs::create_dir_all(&calibrate).expect("mkdir");
+    let started = std::time::Instant::now();
+    ingest(&calibrate, &[first.to_str().expect("utf8")]).success();
+    let window = u64::try_from(started.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(50);
+    // Seeded delays (a small LCG: no rand dependency); half of them in the run's last 40%.
+    let mut state: u64 = 0x5eed_2024;
+    let mut next_delay = |i: u64| {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let delay = Duration::from_millis(50 + (state >> 33) % 2_400);
-        let mut child = StdCommand::new(cargo_bin("tickflow"))
-            .arg("--catalog")
-            .arg(dir.join("c.json"))
-            .args(["ingest", "--quiet", "--out"])
-            .arg(dir.join("out"))
-            .arg(&src)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL on Unix; an error means it had already finished
-        let _ = child.wait();
-        let seen = count(&dir);
-        eprintln!("seed {seed}: killed after {delay:?}, {seen} rows visible");
-        assert!(
-            whole.contains(&seen),
-            "seed {seed} ({delay:?}): {seen} rows is not a sum of whole files"
+        let r = (state >> 33) % 1_000;
+        let millis = if i.is_multiple_of(2) {
+            window * r / 900
+        } else {
+            window * 6 / 10 + window * r / 2_000
+        };
+        Duration::from_millis(millis)
+    };
+    for i in 0..12u64 {
+        // A new directory: nothing or everything.
+        let dir = root.join(format!("new{i}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let delay = next_delay(i);
+        killed_run_once(
+            &dir,
+            &[&first],
+            0,
+            first_rows,
+            delay,
+            &format!("new dir, kill {i}"),
         );
-        ingest(&dir, &[src.to_str().expect("utf8")]).success();
-        assert_eq!(count(&dir), total, "seed {seed}: rerun after kill");
-        let staging: Vec<_> = walk(&dir.join("out"))
+        assert!(!dir.join("out/_tickflow/publishing.json").exists());
+        ingest(&dir, &[first.to_str().expect("utf8")]).success();
+        assert_eq!(
+            rows_and_distinct_seqs(&dir),
+            (first_rows, first_rows),
+            "kill {i}: rerun into a new directory"
+        );
+        // An existing directory: the table as it was, or with all of the run (or, with the
+        // journal left, part of it, which the next run completes).
+        let delay = next_delay(i + 1);
+        killed_run_once(
+            &dir,
+            &[&second],
+            first_rows,
+            second_rows,
+            delay,
+            &format!("existing dir, kill {i}"),
+        );
+        ingest(&dir, &[second.to_str().expect("utf8")]).success();
+        assert_eq!(
+            rows_and_distinct_seqs(&dir),
+            (first_rows + second_rows, first_rows + second_rows),
+            "kill {i}: rerun into an existing directory"
+        );
+        let left: Vec<_> = walk(root)
             .into_iter()
-            .filter(|p| p.to_string_lossy().contains(".tickflow-staging"))
+            .filter(|p| p.to_string_lossy().contains("tickflow-staging"))
             .collect();
-        assert!(staging.is_empty(), "{staging:?}");
+        assert!(left.is_empty(), "staging left behind: {left:?}");
+        assert!(!dir.join("out/_tickflow/publishing.json").exists());
     }
+}
+
+/// The statement the summary prints after `register it with: `.
+fn printed_table_sql(stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("register it with: "))
+        .unwrap_or_else(|| panic!("no statement in {text}"))
+        .to_string()
+}
+
+#[test]
+fn month_partitions_query_back_and_a_filter_prunes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    // 2024-02-28 .. 2024-03-03: two months.
+    let rows = dated_inputs(&src, 1, 27, 5, 10);
+    let by_date = dir.join("by_date");
+    std::fs::create_dir_all(&by_date).expect("mkdir");
+    let out = ingest(&by_date, &[src.to_str().expect("utf8")])
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let date_table = printed_table_sql(&out);
+    assert!(date_table.contains("PARTITIONED BY (date)"), "{date_table}");
+    let out = ingest(
+        dir,
+        &[src.to_str().expect("utf8"), "--partition-by", "month"],
+    )
+    .success()
+    .stdout(predicate::str::contains("2 partition(s)"))
+    .stdout(predicate::str::contains("partitioned by month"))
+    .get_output()
+    .stdout
+    .clone();
+    let table = printed_table_sql(&out);
+    assert!(table.contains("PARTITIONED BY (month)"), "{table}");
+    let mut dirs: Vec<String> = std::fs::read_dir(dir.join("out"))
+        .expect("out")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !n.starts_with('_'))
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["month=2024-02", "month=2024-03"]);
+    // The rows are those of a date-partitioned ingest of the same file.
+    let cols = "symbol, CAST(ts AS VARCHAR) AS t, price, size, seq, CAST(date AS VARCHAR) AS d";
+    let month_rows = sql(
+        dir,
+        &format!("DROP TABLE IF EXISTS trades; {table} SELECT {cols} FROM trades ORDER BY seq"),
+    );
+    let date_rows = sql(
+        &by_date,
+        &format!(
+            "DROP TABLE IF EXISTS trades; {date_table} SELECT {cols} FROM trades ORDER BY seq"
+        ),
+    );
+    assert_eq!(
+        month_rows.lines().filter(|l| l.contains(',')).count() as u64,
+        rows + 1
+    );
+    assert_eq!(month_rows, date_rows);
+    // The partition column is there; a filter on it reads one month's directory only.
+    let text = sql(
+        dir,
+        &format!(
+            "DROP TABLE IF EXISTS trades; {table} SELECT month, min(date) AS first, count(*) AS n FROM trades GROUP BY month ORDER BY month"
+        ),
+    );
+    assert!(
+        text.contains("2024-02,2024-02-28,20") && text.contains("2024-03,2024-03-01,30"),
+        "{text}"
+    );
+    let plan = sql(
+        dir,
+        &format!(
+            "DROP TABLE IF EXISTS trades; {table} EXPLAIN SELECT sum(price) FROM trades WHERE month = '2024-03'"
+        ),
+    );
+    assert!(
+        plan.contains("month=2024-03/") && !plan.contains("month=2024-02/"),
+        "{plan}"
+    );
+    // One table, one layout: another --partition-by is refused, naming the ways out.
+    ingest(
+        dir,
+        &[src.to_str().expect("utf8"), "--partition-by", "date"],
+    )
+    .failure()
+    .stderr(predicate::str::contains(
+        "--partition-by date: the table in",
+    ))
+    .stderr(predicate::str::contains("is partitioned by month"))
+    .stderr(predicate::str::contains("ingest into a new directory"));
+    // Without the flag a rerun keeps the table's layout.
+    ingest(dir, &[src.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("1 skipped"))
+        .stdout(predicate::str::contains("PARTITIONED BY (month)"));
+}
+
+#[test]
+fn year_and_no_partitions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    let rows = dated_inputs(&src, 2, 27, 3, 10);
+    for (layout, entries) in [
+        ("none", vec!["trades_27_0", "trades_27_1"]),
+        ("year", vec!["year=2024"]),
+    ] {
+        let d = dir.join(layout);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let out = ingest(&d, &[src.to_str().expect("utf8"), "--partition-by", layout])
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let table = printed_table_sql(&out);
+        let mut names: Vec<String> = std::fs::read_dir(d.join("out"))
+            .expect("out")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| !n.starts_with('_'))
+            .map(|n| n.split('-').next().unwrap_or_default().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, entries, "{layout}");
+        if layout == "none" {
+            assert!(!table.contains("PARTITIONED BY"), "{table}");
+        } else {
+            assert!(table.contains("PARTITIONED BY (year)"), "{table}");
+        }
+        let text = sql(
+            &d,
+            &format!(
+                "DROP TABLE IF EXISTS trades; {table} SELECT count(*) AS n, count(DISTINCT date) AS days, min(CAST(date AS VARCHAR)) AS first FROM trades"
+            ),
+        );
+        assert!(
+            text.contains(&format!("{rows},6,2024-02-28")),
+            "{layout}: {text}"
+        );
+    }
+}
+
+#[test]
+fn symbol_partitions_keep_every_symbol_as_it_was() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = dir.join("in");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    let symbols = ["BRK.A", "BRK/A", "A%2FB", "X Y", "..", "AAPL"];
+    let mut text = HEADER.to_string();
+    for (i, sym) in symbols.iter().enumerate() {
+        for j in 0..=i {
+            writeln!(text, "2024-01-31,09:30:0{j},{sym},{},1,Q,,{i}", 10 + j).expect("fmt");
+        }
+    }
+    write(&src.join("trades_20240131.csv"), &text);
+    let out = ingest(
+        dir,
+        &[
+            src.to_str().expect("utf8"),
+            "--partition-by",
+            "month,symbol",
+        ],
+    )
+    .success()
+    .stdout(predicate::str::contains("6 partition(s)"))
+    .get_output()
+    .stdout
+    .clone();
+    let table = printed_table_sql(&out);
+    assert!(
+        table.contains("PARTITIONED BY (month, symbol)") && table.contains("WITH ORDER (ts ASC)"),
+        "{table}"
+    );
+    assert!(dir.join("out/month=2024-01/symbol=BRK%2FA").is_dir());
+    assert!(dir.join("out/month=2024-01/symbol=BRK.A").is_dir());
+    let text = sql(
+        dir,
+        &format!(
+            "DROP TABLE IF EXISTS trades; {table} SELECT symbol, count(*) AS n, min(price) AS lo FROM trades GROUP BY symbol ORDER BY n"
+        ),
+    );
+    for (i, sym) in symbols.iter().enumerate() {
+        let line = format!("{sym},{},10.0000", i + 1);
+        assert!(
+            text.lines()
+                .any(|l| l == line || l == format!("\"{sym}\",{},10.0000", i + 1)),
+            "{line} in {text}"
+        );
+    }
+    let text = sql(
+        dir,
+        &format!(
+            "DROP TABLE IF EXISTS trades; {table} SELECT count(*) AS n FROM trades WHERE symbol = 'BRK/A'"
+        ),
+    );
+    assert!(text.lines().any(|l| l == "2"), "{text}");
+}
+
+#[test]
+fn seq_is_unique_across_runs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let first = dir.join("in1");
+    let second = dir.join("in2");
+    let a = dated_inputs(&first, 1, 0, 2, 30);
+    let b = dated_inputs(&second, 1, 0, 2, 30);
+    ingest(dir, &[first.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("(run 0,"));
+    // The second run's only file is its file 0, like the first run's.
+    ingest(dir, &[second.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("(run 1,"));
+    assert_eq!(rows_and_distinct_seqs(dir), (a + b, a + b));
+    // Ties at equal ts are broken by source order: the later run's trades come after.
+    let text = out_sql(
+        dir,
+        "SELECT min(seq) AS lo, max(seq) AS hi FROM OUT GROUP BY seq >> 50 ORDER BY lo",
+    );
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    // Run 0 numbers lines 2..=61 of its file 0; run 1 the same lines with its number on top.
+    assert_eq!(rows[0], "2,61");
+    assert_eq!(
+        rows[1],
+        format!("{},{}", (1u64 << 50) + 2, (1u64 << 50) + 61)
+    );
 }
 
 fn out_sql(dir: &Path, select: &str) -> String {

@@ -2,11 +2,16 @@
 //! (`s3://bucket/trades/`, `az://container/trades/`, `gs://…`).
 //!
 //! Both keep the ingest's promise that nothing half-written is ever part of the table:
-//! - local: files are staged in `DIR/.tickflow-staging-<pid>/`, fsynced, and renamed into place;
+//! - local: a new directory is staged whole and renamed into place at once; into an existing
+//!   one, files are staged, then renamed back to back under a journal the next run finishes
+//!   from ([`super::publish`]);
 //! - object storage: files are staged in a local temporary directory, then each is uploaded as
 //!   one object. S3, Azure and GCS show an object only when its (multipart) upload completes, so
-//!   a reader lists a whole file or none; a failed upload is aborted. The manifest is uploaded
-//!   last, in one PUT.
+//!   a reader lists a whole file or none; a failed upload is aborted. Before the first upload an
+//!   existing manifest is rewritten with the run's number taken (so a killed run's objects never
+//!   share a run number with a later run's); the manifest with the run's sources is uploaded
+//!   last, in one PUT. A reader may see part of a run while it uploads, or after a kill; the next run
+//!   with the same sources uploads them again under the same names.
 //!
 //! The stores are built from the environment (`AWS_*`, `AZURE_STORAGE_*`, `GOOGLE_*`) and the
 //! given options, as [`crate::storage::registry`] builds them for queries.
@@ -20,7 +25,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use url::Url;
 
-use super::manifest::{MANIFEST, META_DIR, Manifest, sync_dir};
+use super::manifest::{MANIFEST, META_DIR, Manifest};
+use super::publish;
+use super::write::StagedFile;
 use crate::error::{Context, Error, Result};
 use crate::storage::{SessionStorage, StoreRegistry};
 use datafusion::execution::object_store::ObjectStoreRegistry;
@@ -31,8 +38,18 @@ const PART: usize = 8 << 20;
 /// An ingest's output.
 #[derive(Debug)]
 pub enum Destination {
-    Local(PathBuf),
+    Local(LocalDir),
     Remote(Remote),
+}
+
+/// A local output directory.
+#[derive(Debug)]
+pub struct LocalDir {
+    pub dir: PathBuf,
+    /// Published with one rename ([`publish::is_fresh`]).
+    pub fresh: bool,
+    /// The process whose killed run's publication [`publish::recover`] finished.
+    pub recovered: Option<u32>,
 }
 
 /// An object storage prefix and the local directory files are staged in.
@@ -47,10 +64,20 @@ pub struct Remote {
 
 impl Remote {
     /// The object at `relative` (`date=…/name.parquet`) under the prefix, and its URL.
+    /// `relative`'s segments are used as they are: a symbol partition's is already
+    /// percent-encoded the way DataFusion decodes it ([`super::layout`]), and must not be
+    /// encoded twice.
     fn target(&self, relative: &str) -> (ObjectPath, String) {
-        let location = relative
-            .split('/')
-            .fold(self.prefix.clone(), |p, part| p.join(part));
+        let joined = if self.prefix.as_ref().is_empty() {
+            relative.to_string()
+        } else {
+            format!("{}/{relative}", self.prefix)
+        };
+        let location = ObjectPath::parse(&joined).unwrap_or_else(|_| {
+            relative
+                .split('/')
+                .fold(self.prefix.clone(), |p, part| p.join(part))
+        });
         (location, format!("{}/{relative}", self.url))
     }
 }
@@ -63,12 +90,26 @@ pub fn is_remote(out: &Path) -> bool {
 }
 
 impl Destination {
-    /// Opens `out`: creates a local directory (and removes staging directories of killed runs),
-    /// or connects to the store of a remote prefix.
+    /// Opens `out`: a local directory (finishing the publication of a killed run, removing
+    /// staging directories of killed runs, creating it unless it is new and will be published
+    /// at once), or connects to the store of a remote prefix.
     pub fn open(out: &Path, storage: &SessionStorage) -> Result<Destination> {
         if !is_remote(out) {
-            fs::create_dir_all(out).context(out.display())?;
-            return Ok(Destination::Local(out.to_path_buf()));
+            let recovered = if out.is_dir() {
+                publish::recover(out)?
+            } else {
+                None
+            };
+            publish::remove_stale_staging(out);
+            let fresh = publish::is_fresh(out);
+            if !fresh {
+                fs::create_dir_all(out).context(out.display())?;
+            }
+            return Ok(Destination::Local(LocalDir {
+                dir: out.to_path_buf(),
+                fresh,
+                recovered,
+            }));
         }
         let text = out.to_string_lossy();
         let url = Url::parse(&text)
@@ -96,16 +137,19 @@ impl Destination {
     /// Where files are written before they are published.
     pub fn staging_dir(&self) -> PathBuf {
         match self {
-            Destination::Local(dir) => {
-                dir.join(format!(".tickflow-staging-{}", std::process::id()))
-            }
+            Destination::Local(local) => match publish::sibling_staging(&local.dir) {
+                Some(sibling) if local.fresh => sibling,
+                _ => local
+                    .dir
+                    .join(format!("{}{}", publish::STAGING_PREFIX, std::process::id())),
+            },
             Destination::Remote(remote) => remote.staging.clone(),
         }
     }
 
     pub fn load_manifest(&self) -> Result<Manifest> {
         match self {
-            Destination::Local(dir) => Manifest::load(dir),
+            Destination::Local(local) => Manifest::load(&local.dir),
             Destination::Remote(remote) => {
                 let (location, what) = remote.target(&manifest_relative());
                 let store = &remote.store;
@@ -123,94 +167,105 @@ impl Destination {
         }
     }
 
-    pub fn save_manifest(&self, manifest: &Manifest) -> Result<()> {
+    /// Publishes a run: the staged `files`, the removal of `removes` (outputs of changed
+    /// sources) and `manifest`. `old` is the manifest the run started from.
+    pub fn publish_run(
+        &self,
+        staging: &Path,
+        files: &[StagedFile],
+        removes: &[String],
+        old: &Manifest,
+        manifest: &Manifest,
+    ) -> Result<()> {
         match self {
-            Destination::Local(dir) => {
-                sync_dir(dir);
-                manifest.save(dir)
+            Destination::Local(local) if local.fresh => {
+                publish::publish_fresh(staging, &local.dir, manifest)
+            }
+            Destination::Local(local) => {
+                let moves: Vec<String> = files.iter().map(|f| f.relative.clone()).collect();
+                publish::publish_existing(staging, &local.dir, &moves, removes, manifest)
             }
             Destination::Remote(remote) => {
-                let (location, what) = remote.target(&manifest_relative());
-                let store = &remote.store;
-                let json = manifest.to_json()?;
-                block_on(async move {
-                    store
-                        .put(&location, PutPayload::from(json))
-                        .await
-                        .map(|_| ())
-                        .context(what)
-                })
+                // A new prefix has no manifest to take the number in (and a killed first run's
+                // objects are replaced by a rerun of its sources, under the same names).
+                let new_prefix = old.sources.is_empty() && old.next_run.is_none();
+                if !new_prefix && old.next_run() != manifest.next_run() {
+                    let mut reserved = old.clone();
+                    reserved.next_run = manifest.next_run;
+                    remote.save_manifest(&reserved)?;
+                }
+                for f in files {
+                    remote.upload(&f.staged, &f.relative)?;
+                }
+                for stale in removes {
+                    remote.remove(stale);
+                }
+                remote.save_manifest(manifest)
             }
         }
     }
+}
 
-    /// Moves a staged file to `relative` (`date=…/name.parquet`). Returns the partition it
-    /// went to.
-    pub fn publish(&self, staged: &Path, relative: &str) -> Result<String> {
-        let partition = relative
-            .rsplit_once('/')
-            .map_or("", |(dir, _)| dir)
-            .to_string();
-        match self {
-            Destination::Local(out) => {
-                let target = out.join(relative);
-                let dir = target.parent().unwrap_or(out).to_path_buf();
-                fs::create_dir_all(&dir).context(dir.display())?;
-                fs::rename(staged, &target).context(format!("moving to {}", target.display()))?;
-                sync_dir(&dir);
-            }
-            Destination::Remote(remote) => {
-                let (location, what) = remote.target(relative);
-                let store = &remote.store;
-                let source = staged.to_path_buf();
-                block_on(async move {
-                    let size = fs::metadata(&source).context(source.display())?.len();
-                    if size <= PART as u64 {
-                        // One PUT: the object appears whole or not at all.
-                        let bytes = fs::read(&source).context(source.display())?;
-                        return store
-                            .put(&location, PutPayload::from(bytes))
-                            .await
-                            .map(|_| ())
-                            .context(what);
-                    }
-                    // A multipart upload: invisible until it completes, aborted on error.
-                    let upload = store.put_multipart(&location).await.context(&what)?;
-                    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-                    let copied = (|| -> std::io::Result<()> {
-                        use std::io::Read;
-                        let mut file = fs::File::open(&source)?;
-                        let mut buf = vec![0u8; PART];
-                        loop {
-                            let n = file.read(&mut buf)?;
-                            if n == 0 {
-                                return Ok(());
-                            }
-                            writer.write(&buf[..n]);
-                        }
-                    })();
-                    if let Err(e) = copied {
-                        let _ = writer.abort().await;
-                        return Err(e).context(source.display());
-                    }
-                    writer.finish().await.map(|_| ()).context(what)
-                })?;
-                let _ = fs::remove_file(staged);
-            }
-        }
-        Ok(partition)
+impl Remote {
+    fn save_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let (location, what) = self.target(&manifest_relative());
+        let store = &self.store;
+        let json = manifest.to_json()?;
+        block_on(async move {
+            store
+                .put(&location, PutPayload::from(json))
+                .await
+                .map(|_| ())
+                .context(what)
+        })
     }
 
-    /// Deletes a previously published file; `true` when it was there.
-    pub fn remove(&self, relative: &str) -> bool {
-        match self {
-            Destination::Local(out) => fs::remove_file(out.join(relative)).is_ok(),
-            Destination::Remote(remote) => {
-                let (location, _) = remote.target(relative);
-                let store = &remote.store;
-                block_on(async move { Ok(store.delete(&location).await.is_ok()) }).unwrap_or(false)
+    /// Uploads a staged file to `relative` (`date=…/name.parquet`) as one object.
+    fn upload(&self, staged: &Path, relative: &str) -> Result<()> {
+        let (location, what) = self.target(relative);
+        let store = &self.store;
+        let source = staged.to_path_buf();
+        block_on(async move {
+            let size = fs::metadata(&source).context(source.display())?.len();
+            if size <= PART as u64 {
+                // One PUT: the object appears whole or not at all.
+                let bytes = fs::read(&source).context(source.display())?;
+                return store
+                    .put(&location, PutPayload::from(bytes))
+                    .await
+                    .map(|_| ())
+                    .context(what);
             }
-        }
+            // A multipart upload: invisible until it completes, aborted on error.
+            let upload = store.put_multipart(&location).await.context(&what)?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+            let copied = (|| -> std::io::Result<()> {
+                use std::io::Read;
+                let mut file = fs::File::open(&source)?;
+                let mut buf = vec![0u8; PART];
+                loop {
+                    let n = file.read(&mut buf)?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    writer.write(&buf[..n]);
+                }
+            })();
+            if let Err(e) = copied {
+                let _ = writer.abort().await;
+                return Err(e).context(source.display());
+            }
+            writer.finish().await.map(|_| ()).context(what)
+        })?;
+        let _ = fs::remove_file(staged);
+        Ok(())
+    }
+
+    /// Deletes a previously published object; `true` when it was deleted.
+    fn remove(&self, relative: &str) -> bool {
+        let (location, _) = self.target(relative);
+        let store = &self.store;
+        block_on(async move { Ok(store.delete(&location).await.is_ok()) }).unwrap_or(false)
     }
 }
 

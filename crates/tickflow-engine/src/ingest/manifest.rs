@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::layout::Partitioning;
 use crate::error::{Context, Error, Result};
 
 /// Directory of tickflow's bookkeeping inside an output directory.
@@ -31,6 +32,14 @@ pub struct Manifest {
     /// file of the table has one schema.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub columns: BTreeMap<String, String>,
+    /// `--partition-by` of the table (`date`, `month,symbol`, ...). Absent in manifests written
+    /// before it existed, whose tables are partitioned by date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioning: Option<String>,
+    /// The run number the next run takes for `seq`'s run field ([`super::seq`]). Absent in
+    /// manifests written before it existed: see [`Manifest::next_run`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,6 +58,30 @@ pub fn manifest_path(dir: &Path) -> PathBuf {
 }
 
 impl Manifest {
+    /// The run number of the next run. A manifest from before run numbers has rows whose
+    /// `seq` is `file << 40 | line` with `file` below the number of its sources, whose run field
+    /// (bits 50 and up) is at most `sources >> 10`: the next run comes after it.
+    pub fn next_run(&self) -> u64 {
+        match self.next_run {
+            Some(n) => n,
+            None if self.sources.is_empty() => 0,
+            None => (self.sources.len() as u64 >> 10) + 1,
+        }
+    }
+
+    /// The table's partitioning: the recorded one, `date` for a table from before it was
+    /// recorded, `None` for a new table. An unreadable record is an error naming the file.
+    pub fn partitioning(&self, what: &str) -> Result<Option<Partitioning>> {
+        match &self.partitioning {
+            Some(p) => p
+                .parse()
+                .map(Some)
+                .map_err(|e| Error::invalid(format!("{what}: partitioning: {e}"))),
+            None if self.sources.is_empty() => Ok(None),
+            None => Ok(Some(Partitioning::default())),
+        }
+    }
+
     pub fn load(dir: &Path) -> Result<Self> {
         let path = manifest_path(dir);
         match fs::read(&path) {
@@ -101,4 +134,45 @@ pub fn fnv1a64(data: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_from_before_runs_and_layouts() {
+        let entry = SourceEntry {
+            size: 1,
+            hash: "00".into(),
+            rows: 1,
+            rejected: 0,
+            outputs: vec!["date=2024-01-02/a.parquet".into()],
+        };
+        let empty = Manifest::default();
+        assert_eq!(empty.next_run(), 0);
+        assert_eq!(empty.partitioning("m").expect("ok"), None);
+        // An old table: its seq values (file << 40 | line) stay below run 1's.
+        let old: Manifest = serde_json::from_value(serde_json::json!({
+            "sources": { "/a.csv": entry }
+        }))
+        .expect("old manifest");
+        assert_eq!(old.next_run(), 1);
+        assert_eq!(
+            old.partitioning("m").expect("ok"),
+            Some(Partitioning::default())
+        );
+        let bad = Manifest {
+            partitioning: Some("weekly".into()),
+            ..Manifest::default()
+        };
+        let e = bad
+            .partitioning("DIR/_tickflow/ingest.json")
+            .expect_err("bad");
+        assert!(
+            e.to_string()
+                .starts_with("DIR/_tickflow/ingest.json: partitioning:"),
+            "{e}"
+        );
+    }
 }

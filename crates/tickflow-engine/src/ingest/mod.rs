@@ -1,16 +1,18 @@
-//! `tickflow ingest`: CSV files → hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`), in a
-//! local directory or under an object storage prefix (`s3://bucket/trades/`, see [`destination`]).
+//! `tickflow ingest`: CSV files → hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`, or
+//! by month, year, none, and the symbol: [`layout`]), in a local directory or under an object
+//! storage prefix (`s3://bucket/trades/`, see [`destination`]).
 //!
 //! * Each output file is sorted by `(symbol, ts)` and has a `seq` column that keeps source
-//!   order: `seq = file_index * 2^40 + line`, where `file_index` is the position of the source
-//!   in the sorted list of sources of the run and `line` the 1-based line in the file. Within a
-//!   file `seq` increases with the line, so `ohlc(ts, price, seq)` breaks ties of equal `ts` the
-//!   way the file did. A TAQ file's own sequence number is kept as `source_seq`.
-//! * Nothing is visible before the end: every file is written to `DIR/.tickflow-staging-<pid>/`,
-//!   fsynced, and only after every source parsed and wrote successfully are the files renamed
-//!   into place (each rename is atomic), then the manifest is written atomically. On error the
-//!   staging directory is removed. A killed run leaves only its staging directory, which
-//!   queries do not read (a subdirectory without `=`) and the next run removes.
+//!   order, unique across every run into one directory: the run's number, the file's position
+//!   among the run's sorted sources and the line, as bit fields ([`seq`]). Within a file `seq`
+//!   increases with the line, so `ohlc(ts, price, seq)` breaks ties of equal `ts` the way the
+//!   file did. A TAQ file's own sequence number is kept as `source_seq`.
+//! * Nothing is visible before the end, and a run is published at once as far as the file
+//!   system allows ([`publish`]): a new directory is staged whole and renamed into place; into
+//!   an existing one, the staged files are renamed back to back under a journal, after which the
+//!   manifest is written. A killed run leaves its staging directory (removed by the next run) or
+//!   its journal (the next run finishes the publication first).
+//! * The manifest records the table's partitioning; a run asking for another is an error.
 //! * Output names are `<source-stem>-<hash8 of the source path>.parquet`, so a rerun (after a
 //!   crash, or with a changed source) writes the same names and replaces the previous files.
 //! * The manifest (`DIR/_tickflow/ingest.json`) records every source's content hash; a source
@@ -23,10 +25,13 @@
 //!   rows and no good row) fail the run: the rejects file is written, nothing is published.
 
 pub mod destination;
+pub mod layout;
 pub mod manifest;
 pub mod parse;
+pub mod publish;
 mod records;
 pub mod schema;
+pub mod seq;
 mod shapes;
 mod time;
 pub mod write;
@@ -39,6 +44,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub use layout::{Partitioning, TimeLevel};
 pub use parse::{ParseOptions, Shape, SymbolFromName};
 pub use schema::{ColType, parse_schema};
 
@@ -46,6 +52,7 @@ use crate::error::{BoxError, Context, Error, Result};
 
 use destination::Destination;
 use manifest::{Manifest, SourceEntry, fnv1a64};
+use seq::SeqBase;
 use write::StagedFile;
 
 /// What to ingest and how.
@@ -65,6 +72,8 @@ pub struct IngestOptions {
     /// With `rejects`: the run fails (publishing nothing) when more rows than this are
     /// rejected. `None`: it fails when a file had rejected rows and no good row.
     pub max_rejects: Option<RejectLimit>,
+    /// `--partition-by`; `None`: the one the table's manifest records, else `date`.
+    pub partition_by: Option<Partitioning>,
 }
 
 /// `--max-rejects`: a number of rows (`100`) or a fraction of the rows read (`1%`, `0.01`).
@@ -126,7 +135,7 @@ pub struct IngestSummary {
     pub rows: u64,
     /// Rows rejected (written to the rejects file).
     pub rejected: u64,
-    /// Distinct `date=` partitions written to.
+    /// Distinct partitions (directories) written to.
     pub partitions: usize,
     /// Parquet files written.
     pub files_written: usize,
@@ -134,6 +143,12 @@ pub struct IngestSummary {
     pub files_removed: usize,
     pub seconds: f64,
     pub out: PathBuf,
+    /// The table's partitioning.
+    pub partitioning: Partitioning,
+    /// The run's number (`seq`'s run field, [`seq`]).
+    pub run: u64,
+    /// A killed run (its process id) whose publication this run finished first.
+    pub recovered: Option<u32>,
 }
 
 impl IngestSummary {
@@ -208,35 +223,6 @@ fn output_name(canonical: &Path) -> String {
     format!("{stem}-{:08x}", h >> 32)
 }
 
-/// Removes staging directories of ingests that are no longer running (killed runs).
-fn remove_stale_staging(out: &Path) {
-    let Ok(entries) = fs::read_dir(out) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix(".tickflow-staging-") else {
-            continue;
-        };
-        let alive = pid
-            .parse::<u32>()
-            .ok()
-            .is_some_and(|pid| pid == std::process::id() || process_alive(pid));
-        if !alive {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
-    } else {
-        // Without a portable check, leave other staging directories alone.
-        true
-    }
-}
-
 /// The result of one source file.
 #[derive(Debug)]
 enum FileOutcome {
@@ -248,12 +234,15 @@ enum FileOutcome {
     },
 }
 
-/// Removes the staging directory when dropped (on success and on error).
-struct Staging(PathBuf);
+/// Removes the staging directory when dropped (on success and on error; after a publication
+/// it is gone or empty), unless a failed publication's journal may still need it (`.1`).
+struct Staging(PathBuf, bool);
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        if !self.1 {
+            let _ = fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -265,10 +254,12 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
         .files_total
         .store(files.len() as u64, Ordering::Relaxed);
     let destination = Destination::open(&opts.out, &opts.storage)?;
-    if let Destination::Local(out) = &destination {
-        remove_stale_staging(out);
-    }
-    let mut manifest = destination.load_manifest()?;
+    let old_manifest = destination.load_manifest()?;
+    let mut manifest = old_manifest.clone();
+    let layout = run_partitioning(opts.partition_by, &manifest, &opts.out)?;
+    let run = manifest.next_run();
+    // Checked before any work: the run number and every file's must fit their seq fields.
+    SeqBase::new(run, files.len().saturating_sub(1) as u64)?;
     // One type per column for the whole table: decided before any file is parsed.
     let types = run_types(&files, &opts.parse, &manifest, &opts.out)?;
     let opts = &IngestOptions {
@@ -280,7 +271,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     };
     let staging_dir = destination.staging_dir();
     fs::create_dir_all(&staging_dir).context(staging_dir.display())?;
-    let staging = Staging(staging_dir);
+    let mut staging = Staging(staging_dir, false);
 
     let canonical: Vec<PathBuf> = files
         .iter()
@@ -303,7 +294,8 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
                     let result = ingest_one(
                         &files[i],
                         &canonical[i],
-                        i as u64,
+                        (run, i as u64),
+                        &layout,
                         opts,
                         &manifest,
                         &staging.0,
@@ -339,6 +331,12 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     let mut summary = IngestSummary {
         files: files.len(),
         out: opts.out.clone(),
+        partitioning: layout,
+        run,
+        recovered: match &destination {
+            Destination::Local(local) => local.recovered,
+            Destination::Remote(_) => None,
+        },
         ..Default::default()
     };
     // The rejects file first: if it cannot be written, nothing is published.
@@ -347,6 +345,9 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     }
     check_rejects(&files, &outcomes, opts)?;
     let mut partitions = BTreeSet::new();
+    let mut published = Vec::new();
+    let mut removes = Vec::new();
+    let mut changed = false;
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let (entry, staged) = match outcome {
             FileOutcome::Skipped => {
@@ -355,26 +356,44 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
             }
             FileOutcome::Done { entry, staged, .. } => (entry, staged),
         };
+        changed = true;
         for f in &staged {
-            partitions.insert(destination.publish(&f.staged, &f.relative)?);
-            summary.files_written += 1;
+            partitions.insert(
+                f.relative
+                    .rsplit_once('/')
+                    .map_or("", |(d, _)| d)
+                    .to_string(),
+            );
         }
+        summary.files_written += staged.len();
+        published.extend(staged);
         let key = canonical[i].to_string_lossy().to_string();
         if let Some(old) = manifest.sources.get(&key) {
-            for stale in old.outputs.iter().filter(|o| !entry.outputs.contains(o)) {
-                if destination.remove(stale) {
-                    summary.files_removed += 1;
-                }
-            }
+            removes.extend(
+                old.outputs
+                    .iter()
+                    .filter(|o| !entry.outputs.contains(o))
+                    .cloned(),
+            );
         }
         summary.rows += entry.rows;
         summary.rejected += entry.rejected;
         manifest.sources.insert(key, entry);
     }
+    summary.files_removed = removes.len();
     for (name, ty) in &types {
         manifest.columns.insert(name.clone(), ty.to_string());
     }
-    destination.save_manifest(&manifest)?;
+    manifest.partitioning = Some(layout.to_string());
+    // A run that wrote rows took its run number; a run that only skipped did not.
+    manifest.next_run = Some(if changed { run + 1 } else { run });
+    let result =
+        destination.publish_run(&staging.0, &published, &removes, &old_manifest, &manifest);
+    // Into an existing local directory the journal may name the staged files: the next run
+    // finishes from them (or, without a journal, removes them).
+    staging.1 =
+        result.is_err() && matches!(&destination, Destination::Local(local) if !local.fresh);
+    result?;
     drop(staging);
     summary.partitions = partitions.len();
     summary.seconds = started.elapsed().as_secs_f64();
@@ -385,7 +404,8 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
 fn ingest_one(
     path: &Path,
     canonical: &Path,
-    index: u64,
+    (run, index): (u64, u64),
+    layout: &Partitioning,
     opts: &IngestOptions,
     manifest: &Manifest,
     staging: &Path,
@@ -411,12 +431,13 @@ fn ingest_one(
         &display,
         &file_name,
         &data,
-        index,
+        SeqBase::new(run, index)?,
         &opts.parse,
         strict,
         &progress.rows,
     )?;
-    let staged = write::write_partitions(&parsed, staging, &output_name(canonical), &display)?;
+    let staged =
+        write::write_partitions(&parsed, staging, &output_name(canonical), &display, layout)?;
     let entry = SourceEntry {
         size: data.len() as u64,
         hash,
@@ -429,6 +450,25 @@ fn ingest_one(
         staged,
         rejects: parsed.rejects,
     })
+}
+
+/// The run's partitioning: `--partition-by`, which must be the table's if its manifest records
+/// one (else an error naming the ways out), or the recorded one, or `date`.
+fn run_partitioning(
+    asked: Option<Partitioning>,
+    manifest: &Manifest,
+    out: &Path,
+) -> Result<Partitioning> {
+    let what = manifest::manifest_path(out).display().to_string();
+    match (asked, manifest.partitioning(&what)?) {
+        (Some(asked), Some(recorded)) if asked != recorded => Err(Error::invalid(format!(
+            "--partition-by {asked}: the table in {} is partitioned by {recorded} (recorded by an earlier ingest in _tickflow/ingest.json), and one table has one layout: give --partition-by {recorded} (or leave it out) to add to it, or ingest into a new directory (all sources) to lay them out by {asked}",
+            out.display()
+        ))),
+        (Some(asked), _) => Ok(asked),
+        (None, Some(recorded)) => Ok(recorded),
+        (None, None) => Ok(Partitioning::default()),
+    }
 }
 
 /// The types of the run's columns that have no fixed type: `--schema`'s, else the one the
@@ -586,14 +626,27 @@ fn write_rejects(path: &Path, files: &[PathBuf], outcomes: &[FileOutcome]) -> Re
     })
 }
 
-/// The statement that registers an ingested directory as a table.
-pub fn create_table_sql(name: &str, dir: &Path) -> String {
+/// The statement that registers an ingested directory as a table: its partition columns
+/// declared (they are VARCHAR), and the order every file has.
+pub fn create_table_sql(name: &str, dir: &Path, layout: &Partitioning) -> String {
     let mut location = dir.display().to_string();
     if !location.ends_with('/') {
         location.push('/');
     }
+    let columns = layout.columns();
+    let partitioned = if columns.is_empty() {
+        String::new()
+    } else {
+        format!(" PARTITIONED BY ({})", columns.join(", "))
+    };
+    // With symbol directories a file holds one symbol and is sorted by ts.
+    let order = if layout.symbol {
+        "ts ASC"
+    } else {
+        "symbol ASC, ts ASC"
+    };
     format!(
-        "CREATE EXTERNAL TABLE {name} STORED AS PARQUET LOCATION '{}' WITH ORDER (symbol ASC, ts ASC);",
+        "CREATE EXTERNAL TABLE {name} STORED AS PARQUET{partitioned} LOCATION '{}' WITH ORDER ({order});",
         location.replace('\'', "''")
     )
 }

@@ -22,13 +22,10 @@ use regex::Regex;
 use super::records::{Record, Records};
 pub use super::schema::ColType;
 use super::schema::{ScaledErr, Stats, Value, convert, parse_scaled};
+use super::seq::SeqBase;
 use super::shapes::{Col, Layout, Role, layout};
 use super::time::{LocalToUtc, parse_date, parse_time, parse_timestamp};
 use crate::error::{Context, Error, Result};
-
-/// `seq` = `file_index << SEQ_FILE_SHIFT | line`: source order within a file, then file order
-/// (the sorted order of the sources of one run). 2^40 lines per file, 2^23 files per run.
-pub const SEQ_FILE_SHIFT: u32 = 40;
 
 /// Scale of the Decimal128(18, 4) price columns.
 pub const PRICE_SCALE: i8 = 4;
@@ -491,7 +488,7 @@ pub fn parse_file(
     display: &str,
     file_name: &str,
     data: &[u8],
-    file_index: u64,
+    numbering: SeqBase,
     opts: &ParseOptions,
     strict: bool,
     progress: &AtomicU64,
@@ -541,7 +538,7 @@ pub fn parse_file(
             pending = 0;
         }
         let line = rec.line;
-        let seq = i64::try_from((file_index << SEQ_FILE_SHIFT) | line).unwrap_or(i64::MAX);
+        let seq = numbering.seq_of(line, display)?;
         values.clear();
         match parse_row(&rec, layout, fmt, &mut conv, &mut values) {
             Ok((date, ts, symbol)) => {

@@ -6,6 +6,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Decimal128Type, Int64Type, TimestampNanosecondType};
 
 use super::parse::{ParseOptions, Shape, parse_decimal4, parse_file};
+use super::seq::SeqBase;
 
 const HEADER: &str = "date,time,symbol,price,size,exchange,conditions,seq\n";
 
@@ -14,7 +15,7 @@ fn parse(name: &str, text: &str, strict: bool) -> crate::error::Result<super::pa
         name,
         name,
         text.as_bytes(),
-        0,
+        SeqBase::new(0, 0).expect("fits"),
         &ParseOptions::default(),
         strict,
         &AtomicU64::new(0),
@@ -58,7 +59,7 @@ fn summer_time_and_seq_of_file_index() {
         "t.csv",
         "t.csv",
         text.as_bytes(),
-        3,
+        SeqBase::new(2, 3).expect("fits"),
         &ParseOptions::default(),
         true,
         &AtomicU64::new(0),
@@ -68,7 +69,8 @@ fn summer_time_and_seq_of_file_index() {
     // 09:30 EDT = 13:30 UTC.
     assert_eq!(ts.value(0), 1_719_840_600_000_000_000);
     let seq = p.batch.column(6).as_primitive::<Int64Type>();
-    assert_eq!(seq.value(0), (3 << 40) + 2);
+    // Run 2, file 3, line 2.
+    assert_eq!(seq.value(0), (2 << 50) + (3 << 32) + 2);
     let src = p.batch.column(7).as_primitive::<Int64Type>();
     assert!(src.is_null(0));
 }
@@ -204,7 +206,7 @@ fn custom_timestamp_format_and_regex_symbol() {
         "x",
         "bars-IBM.csv",
         b"02/01/2024 09:30;1;2;0.5;1.5;10\n",
-        0,
+        SeqBase::new(0, 0).expect("fits"),
         &opts,
         true,
         &AtomicU64::new(0),
@@ -251,7 +253,7 @@ fn parse_with(name: &str, text: &str, o: &ParseOptions, strict: bool) -> super::
         name,
         name,
         text.as_bytes(),
-        0,
+        SeqBase::new(0, 0).expect("fits"),
         o,
         strict,
         &AtomicU64::new(0),

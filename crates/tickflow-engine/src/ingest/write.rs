@@ -1,16 +1,22 @@
-//! Sorting a parsed file by (symbol, ts, seq), splitting it by trade date and writing one
-//! Parquet file per date into the staging directory (fsynced).
+//! Sorting a parsed file by (symbol, ts, seq), splitting it into the partitions of its
+//! [`Partitioning`] and writing one Parquet file per partition into the staging directory
+//! (fsynced).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{StringArray, UInt32Array};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Date32Array, StringArray, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use super::layout::Partitioning;
 use super::parse::Parsed;
 use crate::error::{Context, Error, Result};
 
@@ -20,25 +26,26 @@ pub const ROW_GROUP_ROWS: usize = 1 << 20;
 /// One Parquet file written to staging, to be moved to `DIR/<relative>`.
 #[derive(Debug, Clone)]
 pub struct StagedFile {
+    /// `<staging>/<relative>`: the staging directory is a tree like the output's.
     pub staged: PathBuf,
-    /// Path relative to the output directory: `date=YYYY-MM-DD/<name>.parquet`.
+    /// Path relative to the output directory: `date=YYYY-MM-DD/<name>.parquet`, or as the
+    /// [`Partitioning`] says.
     pub relative: String,
     pub rows: u64,
 }
 
-fn writer_properties() -> WriterProperties {
-    let sorting = vec![
-        SortingColumn {
-            column_idx: 0,
-            descending: false,
-            nulls_first: false,
-        },
-        SortingColumn {
-            column_idx: 1,
-            descending: false,
-            nulls_first: false,
-        },
-    ];
+/// Sorted by (symbol, ts), or by ts when the symbol is a partition column (not in the file).
+fn writer_properties(symbol_in_file: bool) -> WriterProperties {
+    let column = |column_idx| SortingColumn {
+        column_idx,
+        descending: false,
+        nulls_first: false,
+    };
+    let sorting = if symbol_in_file {
+        vec![column(0), column(1)]
+    } else {
+        vec![column(0)]
+    };
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -59,12 +66,15 @@ pub fn date_string(days: i32) -> String {
 }
 
 /// Writes `parsed` (of the file `source`, which errors name) as one sorted Parquet file per
-/// trade date into `staging`, named `<date>__<name>.parquet.tmp`; each file is fsynced.
+/// partition of `layout` into `staging`, at `<staging>/<partition>/<name>.parquet`; each file
+/// is fsynced. Without `date` partitions each file gets a `date` column (the trade date); with
+/// `symbol` partitions the symbol is the directory's and not in the file.
 pub fn write_partitions(
     parsed: &Parsed,
     staging: &Path,
     name: &str,
     source: &str,
+    layout: &Partitioning,
 ) -> Result<Vec<StagedFile>> {
     let batch = &parsed.batch;
     let n = batch.num_rows();
@@ -97,32 +107,62 @@ pub fn write_partitions(
     for (r, &i) in order.iter().enumerate() {
         rank[i as usize] = r as u32;
     }
+    let keys: Vec<i64> = parsed.dates.iter().map(|&d| layout.time_key(d)).collect();
     let mut idx: Vec<u32> = (0..n as u32).collect();
-    // Stable: rows with equal (date, symbol, ts) keep source order, i.e. seq order.
+    // Stable: rows with equal (partition, symbol, ts) keep source order, i.e. seq order.
     idx.sort_by_key(|&i| {
         let i = i as usize;
-        (parsed.dates[i], rank[ids[i] as usize], parsed.ts[i])
+        (keys[i], rank[ids[i] as usize], parsed.ts[i])
     });
+    let add_date = layout.date_in_files() && batch.schema().column_with_name("date").is_none();
     let mut out = Vec::new();
     let mut start = 0;
     while start < n {
-        let date = parsed.dates[idx[start] as usize];
+        let first = idx[start] as usize;
+        let same = |j: usize| keys[j] == keys[first] && (!layout.symbol || ids[j] == ids[first]);
         let mut end = start;
-        while end < n && parsed.dates[idx[end] as usize] == date {
+        while end < n && same(idx[end] as usize) {
             end += 1;
         }
-        let indices = UInt32Array::from(idx[start..end].to_vec());
-        let part = take_record_batch(batch, &indices).context(source)?;
-        let day = date_string(date);
-        let staged = staging.join(format!("{day}__{name}.parquet.tmp"));
+        let rows = &idx[start..end];
+        let indices = UInt32Array::from(rows.to_vec());
+        let mut part = take_record_batch(batch, &indices).context(source)?;
+        if add_date {
+            let dates =
+                Date32Array::from_iter_values(rows.iter().map(|&i| parsed.dates[i as usize]));
+            let mut fields: Vec<Field> = part
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            fields.push(Field::new("date", DataType::Date32, false));
+            let mut columns = part.columns().to_vec();
+            columns.push(Arc::new(dates));
+            part = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).context(source)?;
+        }
+        if layout.symbol {
+            part.remove_column(0);
+        }
+        let dir = layout.directory(parsed.dates[first], symbols.value(first));
+        let relative = if dir.is_empty() {
+            format!("{name}.parquet")
+        } else {
+            format!("{dir}/{name}.parquet")
+        };
+        let staged = staging.join(&relative);
+        if let Some(parent) = staged.parent() {
+            std::fs::create_dir_all(parent).context(parent.display())?;
+        }
         write_file(
             &staged,
             &part,
+            !layout.symbol,
             &format!("{source}: writing {}", staged.display()),
         )?;
         out.push(StagedFile {
             staged,
-            relative: format!("date={day}/{name}.parquet"),
+            relative,
             rows: (end - start) as u64,
         });
         start = end;
@@ -131,14 +171,14 @@ pub fn write_partitions(
 }
 
 /// Errors are about `what`.
-fn write_file(
-    path: &Path,
-    batch: &datafusion::arrow::record_batch::RecordBatch,
-    what: &str,
-) -> Result<()> {
+fn write_file(path: &Path, batch: &RecordBatch, symbol_in_file: bool, what: &str) -> Result<()> {
     let file = File::create(path).context(what)?;
-    let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).context(what)?;
+    let mut writer = ArrowWriter::try_new(
+        file,
+        batch.schema(),
+        Some(writer_properties(symbol_in_file)),
+    )
+    .context(what)?;
     // Write in row-group sized slices so the writer does not hold more than one group.
     let mut offset = 0;
     while offset < batch.num_rows() {

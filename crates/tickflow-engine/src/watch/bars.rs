@@ -656,7 +656,7 @@ mod tests {
             "t.csv",
             "t.csv",
             text.as_bytes(),
-            0,
+            crate::ingest::seq::SeqBase::new(0, 0).map_err(DataFusionError::from)?,
             &opts,
             true,
             &AtomicU64::new(0),

@@ -51,6 +51,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use crate::bars::BarWidth;
 use crate::error::{Context, Error, Result};
 use crate::ingest::parse::{self, ParseOptions, Shape};
+use crate::ingest::seq::SeqBase;
 use crate::storage::SessionStorage;
 use bars::{BarDefinition, BarQuery, States};
 use checkpoint::{Checkpoint, LATE_DIR, Layout};
@@ -253,7 +254,7 @@ impl Watcher {
             &display,
             name,
             &data,
-            index,
+            SeqBase::new(0, index)?,
             &opts,
             true,
             &AtomicU64::new(0),
