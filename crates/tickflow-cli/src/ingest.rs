@@ -60,7 +60,10 @@ publishes nothing; the rejects file is still written.";
 /// Ingest CSV files into hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`).
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// CSV files, globs (quoted) or directories (every *.csv and *.txt inside)
+    /// CSV files, globs (quoted), directories (every *.csv and *.txt inside, also .gz/.zst
+    /// compressed; other files are reported), or object storage URLs: a prefix
+    /// (s3://bucket/raw/), an object (az://container/raw/AAPL.csv.gz) or a glob in the last
+    /// part (gs://bucket/raw/*.csv); credentials as for --out
     #[arg(required = true, value_name = "SOURCES")]
     pub sources: Vec<String>,
     /// Output directory (created if missing), or an object storage prefix: s3://bucket/trades,
@@ -212,6 +215,9 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     };
     bar.finish_and_clear();
     let summary = result.map_err(|e| err(format!("ingest task failed: {e}")))??;
+    for skipped in &summary.skipped_files {
+        eprintln!("warning: {skipped}");
+    }
     let mut lines = vec![format!(
         "ingested {} file(s) into {}: {} rows, {} rejected, {} skipped (unchanged), {} Parquet file(s) in {} partition(s), {:.2} s, {:.0} rows/s",
         summary.files - summary.skipped,
