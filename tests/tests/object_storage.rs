@@ -442,7 +442,11 @@ async fn same_rows(a: &Path, b: &Path) -> (String, String) {
     };
     let left = run(&ctx, &all(a)).await;
     let right = run(&ctx, &all(b)).await;
-    assert!(left.lines().count() > 30_000, "{}", &left[..left.len().min(2000)]);
+    assert!(
+        left.lines().count() > 30_000,
+        "{}",
+        &left[..left.len().min(2000)]
+    );
     (left, right)
 }
 
@@ -492,7 +496,11 @@ async fn s3_sources_ingest_like_local_files() {
 
     // One object, and a glob over the rest: together, every row.
     let object = format!("s3://raw/trades/{}.gz", files[0].0);
-    tickflow(&["ingest", &object, "--out", "parts", "-q"], dir.path(), &env);
+    tickflow(
+        &["ingest", &object, "--out", "parts", "-q"],
+        dir.path(),
+        &env,
+    );
     let glob = tickflow(
         &["ingest", "s3://raw/trades/*.csv", "--out", "parts", "-q"],
         dir.path(),
@@ -502,7 +510,10 @@ async fn s3_sources_ingest_like_local_files() {
     let ctx = session(&[]).await;
     let count = run(
         &ctx,
-        &format!("SELECT count(*) AS n FROM '{}/'", dir.path().join("parts").display()),
+        &format!(
+            "SELECT count(*) AS n FROM '{}/'",
+            dir.path().join("parts").display()
+        ),
     )
     .await;
     assert!(count.contains("| 30000 |"), "{count}");
@@ -572,9 +583,16 @@ async fn azure_sources_ingest_like_local_files() {
         "abfss://raw@{}.dfs.core.windows.net/trades/",
         server.account()
     );
-    tickflow(&["ingest", &abfss, "--out", "from_abfss", "-q"], dir.path(), &env);
+    tickflow(
+        &["ingest", &abfss, "--out", "from_abfss", "-q"],
+        dir.path(),
+        &env,
+    );
     let (left, right) = same_rows(&local_dir, &dir.path().join("from_abfss")).await;
-    assert!(left == right, "the abfss:// ingest differs from the local one");
+    assert!(
+        left == right,
+        "the abfss:// ingest differs from the local one"
+    );
 }
 
 /// Transient 503s are retried; a server that goes down mid-query or hangs is a clear error

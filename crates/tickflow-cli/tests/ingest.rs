@@ -711,7 +711,11 @@ fn gzip_and_zstd_sources_ingest_like_plain_files() {
         // A directory of compressed files is read whole; then the bars file named by itself.
         let out = ingest_into(dir, &src, &format!("{sub}-trades"));
         assert!(out.contains("3 rows"), "{sub}: {out}");
-        let out = ingest_into(dir, &src.join("bars").join(bars_name), &format!("{sub}-bars"));
+        let out = ingest_into(
+            dir,
+            &src.join("bars").join(bars_name),
+            &format!("{sub}-bars"),
+        );
         assert!(out.contains("2 rows"), "{sub}: {out}");
     }
     let rows = |table: &str| {
@@ -778,5 +782,7 @@ fn files_of_other_extensions_in_a_directory_are_reported() {
     write(&other.join("notes.json"), "{}");
     ingest(dir, &[other.to_str().expect("utf8")])
         .failure()
-        .stderr(predicate::str::contains("no source files").and(predicate::str::contains("notes.json")));
+        .stderr(
+            predicate::str::contains("no source files").and(predicate::str::contains("notes.json")),
+        );
 }

@@ -268,13 +268,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
                         break;
                     }
                     let result = ingest_one(
-                        &files[i],
-                        i as u64,
-                        opts,
-                        &manifest,
-                        &staging.0,
-                        strict,
-                        progress,
+                        &files[i], i as u64, opts, &manifest, &staging.0, strict, progress,
                     );
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
@@ -471,7 +465,11 @@ fn run_types(
 /// Whether the run may publish: with `--rejects`, more rejected rows than `--max-rejects`, or
 /// (without it) a file whose every row was rejected, fails the run. Nothing is published then;
 /// the rejects file was already written.
-fn check_rejects(files: &[SourceFile], outcomes: &[FileOutcome], opts: &IngestOptions) -> Result<()> {
+fn check_rejects(
+    files: &[SourceFile],
+    outcomes: &[FileOutcome],
+    opts: &IngestOptions,
+) -> Result<()> {
     let (mut rows, mut rejected) = (0u64, 0u64);
     let mut empty = Vec::new();
     for (file, outcome) in files.iter().zip(outcomes) {

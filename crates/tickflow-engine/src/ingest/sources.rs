@@ -70,7 +70,11 @@ pub struct SkippedFiles {
 
 /// The names of a list, the first 20 of them.
 fn names(list: &[String], suffix: &str) -> String {
-    let mut out: Vec<String> = list.iter().take(20).map(|n| format!("{n}{suffix}")).collect();
+    let mut out: Vec<String> = list
+        .iter()
+        .take(20)
+        .map(|n| format!("{n}{suffix}"))
+        .collect();
     if list.len() > 20 {
         out.push(format!("and {} more", list.len() - 20));
     }
@@ -376,8 +380,8 @@ fn expand_url(
     }
     let prefix = Arc::new(Prefix::open(parent, storage)?);
     if last.contains(['*', '?', '[']) {
-        let pattern = glob::Pattern::new(last)
-            .map_err(|e| Error::invalid(format!("{s}: bad glob: {e}")))?;
+        let pattern =
+            glob::Pattern::new(last).map_err(|e| Error::invalid(format!("{s}: bad glob: {e}")))?;
         let listing = list(Arc::clone(&prefix))?;
         let out: Vec<SourceFile> = listing
             .files
