@@ -61,7 +61,10 @@ publishes nothing; the rejects file is still written.";
 /// --partition-by says).
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// CSV files, globs (quoted) or directories (every *.csv and *.txt inside)
+    /// CSV files, globs (quoted), directories (every *.csv and *.txt inside, also .gz/.zst
+    /// compressed; other files are reported), or object storage URLs: a prefix
+    /// (s3://bucket/raw/), an object (az://container/raw/AAPL.csv.gz) or a glob in the last
+    /// part (gs://bucket/raw/*.csv); credentials as for --out
     #[arg(required = true, value_name = "SOURCES")]
     pub sources: Vec<String>,
     /// Output directory (created if missing), or an object storage prefix: s3://bucket/trades,
@@ -221,6 +224,9 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     };
     bar.finish_and_clear();
     let summary = result.map_err(|e| err(format!("ingest task failed: {e}")))??;
+    for skipped in &summary.skipped_files {
+        eprintln!("warning: {skipped}");
+    }
     let mut lines = Vec::new();
     if let Some(pid) = summary.recovered {
         lines.push(format!(

@@ -974,3 +974,133 @@ fn generic_csv_with_ts_column_and_schema() {
         "{text}"
     );
 }
+
+/// Runs `tickflow ingest SOURCE --out DIR/OUT`, successfully; returns stdout.
+fn ingest_into(dir: &Path, source: &Path, out: &str) -> String {
+    let output = tickflow(dir)
+        .arg("ingest")
+        .arg(source)
+        .arg("--out")
+        .arg(dir.join(out))
+        .arg("--quiet")
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+#[test]
+fn gzip_and_zstd_sources_ingest_like_plain_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let trades = format!(
+        "{HEADER}2024-01-02,09:30:00,AAPL,10,100,Q,\"@ F\",1\n2024-01-02,09:31:00,MSFT,20,5,N,,2\n\
+         2024-01-03,09:30:00,AAPL,12,100,Q,,1\n"
+    );
+    let bars = "2024-01-02 09:30:00,10.5,11,10,10.75,1200\n2024-01-02 09:31:00,10.75,10.8,10.7,10.8,300.0\n";
+    fn plain(b: &[u8]) -> Vec<u8> {
+        b.to_vec()
+    }
+    fn zst(b: &[u8]) -> Vec<u8> {
+        zstd::stream::encode_all(b, 3).expect("zstd")
+    }
+    type Pack = fn(&[u8]) -> Vec<u8>;
+    let forms: [(&str, &str, &str, Pack); 3] = [
+        ("plain", "trades.csv", "BRK.A_full_1min.txt", plain),
+        ("gz", "trades.csv.gz", "BRK.A_full_1min.txt.gz", gzip),
+        ("zst", "trades.csv.zst", "BRK.A_full_1min.txt.zst", zst),
+    ];
+    for (sub, trades_name, bars_name, pack) in forms {
+        let src = dir.join(sub);
+        std::fs::create_dir_all(src.join("bars")).expect("mkdir");
+        std::fs::write(src.join(trades_name), pack(trades.as_bytes())).expect("write");
+        std::fs::write(src.join("bars").join(bars_name), pack(bars.as_bytes())).expect("write");
+        // A directory of compressed files is read whole; then the bars file named by itself.
+        let out = ingest_into(dir, &src, &format!("{sub}-trades"));
+        assert!(out.contains("3 rows"), "{sub}: {out}");
+        let out = ingest_into(
+            dir,
+            &src.join("bars").join(bars_name),
+            &format!("{sub}-bars"),
+        );
+        assert!(out.contains("2 rows"), "{sub}: {out}");
+    }
+    let rows = |table: &str| {
+        sql(
+            dir,
+            &format!(
+                "SELECT * FROM '{}/' ORDER BY symbol, ts, seq",
+                dir.join(table).display()
+            ),
+        )
+    };
+    let (plain_trades, plain_bars) = (rows("plain-trades"), rows("plain-bars"));
+    assert!(plain_trades.contains("@ F"), "{plain_trades}");
+    // The symbol comes from the name without .gz / .zst: BRK.A.
+    assert!(plain_bars.contains("BRK.A,"), "{plain_bars}");
+    for sub in ["gz", "zst"] {
+        assert_eq!(rows(&format!("{sub}-trades")), plain_trades, "{sub}");
+        assert_eq!(rows(&format!("{sub}-bars")), plain_bars, "{sub}");
+    }
+    // A rerun of an unchanged compressed source is skipped.
+    let again = ingest_into(dir, &dir.join("gz"), "gz-trades");
+    assert!(again.contains("1 skipped"), "{again}");
+}
+
+#[test]
+fn files_of_other_extensions_in_a_directory_are_reported() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let src = two_good_files(dir);
+    write(&src.join("notes.json"), "{}");
+    write(&src.join("b.parquet"), "not parquet");
+    std::fs::create_dir_all(src.join("date=2024-01-04")).expect("mkdir");
+    let assert = ingest(dir, &[src.to_str().expect("utf8")]).success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let place = src.display();
+    assert!(
+        stderr.contains(&format!(
+            "warning: skipped 2 files in {place} with extensions other than .csv/.txt[.gz|.zst]: b.parquet, notes.json (name them as sources to ingest them)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "skipped 1 sub-directory of {place} (sources are not recursive): date=2024-01-04/"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(count(dir), 7);
+
+    // A file named explicitly is read whatever its extension.
+    let dat = dir.join("more.dat");
+    write(
+        &dat,
+        &format!("{HEADER}2024-01-04,09:30:00,AAPL,14,100,Q,,1\n"),
+    );
+    ingest(dir, &[dat.to_str().expect("utf8")])
+        .success()
+        .stdout(predicate::str::contains("1 rows"));
+    assert_eq!(count(dir), 8);
+
+    // A directory of nothing but other files: an error that names them.
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    write(&other.join("notes.json"), "{}");
+    ingest(dir, &[other.to_str().expect("utf8")])
+        .failure()
+        .stderr(
+            predicate::str::contains("no source files").and(predicate::str::contains("notes.json")),
+        );
+}

@@ -276,7 +276,7 @@ fn manifest_relative() -> String {
 
 /// Runs `f` to completion on a runtime of its own, on a thread of its own: ingest is blocking
 /// code that may itself run inside an async runtime (`spawn_blocking`).
-fn block_on<T, F>(f: F) -> Result<T>
+pub(crate) fn block_on<T, F>(f: F) -> Result<T>
 where
     T: Send,
     F: Future<Output = Result<T>> + Send,

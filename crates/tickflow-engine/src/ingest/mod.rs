@@ -1,6 +1,7 @@
 //! `tickflow ingest`: CSV files → hive-partitioned Parquet (`DIR/date=YYYY-MM-DD/*.parquet`, or
 //! by month, year, none, and the symbol: [`layout`]), in a local directory or under an object
-//! storage prefix (`s3://bucket/trades/`, see [`destination`]).
+//! storage prefix (`s3://bucket/trades/`, see [`destination`]). The sources are local files, globs,
+//! directories or object storage URLs, optionally gzip or Zstandard compressed (see [`sources`]).
 //!
 //! * Each output file is sorted by `(symbol, ts)` and has a `seq` column that keeps source
 //!   order, unique across every run into one directory: the run's number, the file's position
@@ -13,10 +14,13 @@
 //!   manifest is written. A killed run leaves its staging directory (removed by the next run) or
 //!   its journal (the next run finishes the publication first).
 //! * The manifest records the table's partitioning; a run asking for another is an error.
-//! * Output names are `<source-stem>-<hash8 of the source path>.parquet`, so a rerun (after a
-//!   crash, or with a changed source) writes the same names and replaces the previous files.
-//! * The manifest (`DIR/_tickflow/ingest.json`) records every source's content hash; a source
-//!   with an unchanged hash is skipped, a changed one replaces its previous outputs.
+//! * Output names are `<source-stem>-<hash8 of the source's key>.parquet` (the key is the
+//!   canonical path, or the URL of a remote source; the stem is the name without its
+//!   compression extension), so a rerun (after a crash, or with a changed source) writes the
+//!   same names and replaces the previous files.
+//! * The manifest (`DIR/_tickflow/ingest.json`) records every source's content hash (of its
+//!   bytes as stored) under its key; a source with an unchanged hash is skipped, a changed one
+//!   replaces its previous outputs.
 //! * Every column of a source is kept. The types of the columns without a fixed type (a bar's
 //!   volume, the columns a shape does not know) are decided once per run, before parsing, from
 //!   `--schema`, the types the manifest recorded, and a scan of those fields in every source
@@ -33,6 +37,7 @@ mod records;
 pub mod schema;
 pub mod seq;
 mod shapes;
+pub mod sources;
 mod time;
 pub mod write;
 
@@ -47,6 +52,7 @@ use std::time::Instant;
 pub use layout::{Partitioning, TimeLevel};
 pub use parse::{ParseOptions, Shape, SymbolFromName};
 pub use schema::{ColType, parse_schema};
+pub use sources::{SkippedFiles, SourceFile, expand_sources};
 
 use crate::error::{BoxError, Context, Error, Result};
 
@@ -58,7 +64,9 @@ use write::StagedFile;
 /// What to ingest and how.
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Files, globs or directories (every `*.csv` / `*.txt` inside, not recursive).
+    /// Files, globs, directories (every `*.csv` / `*.txt`, also `.gz` / `.zst`, inside, not
+    /// recursive) or object storage URLs (a prefix, an object, a glob in the last part); see
+    /// [`sources`].
     pub sources: Vec<String>,
     /// A directory, or an object storage prefix (`s3://bucket/trades`).
     pub out: PathBuf,
@@ -67,7 +75,8 @@ pub struct IngestOptions {
     pub rejects: Option<PathBuf>,
     /// Files parsed at the same time.
     pub jobs: usize,
-    /// Options of an object storage `out` (`s3.endpoint`, ...) on top of the environment.
+    /// Options of object storage sources and `out` (`s3.endpoint`, ...) on top of the
+    /// environment.
     pub storage: crate::storage::SessionStorage,
     /// With `rejects`: the run fails (publishing nothing) when more rows than this are
     /// rejected. `None`: it fails when a file had rejected rows and no good row.
@@ -149,6 +158,9 @@ pub struct IngestSummary {
     pub run: u64,
     /// A killed run (its process id) whose publication this run finished first.
     pub recovered: Option<u32>,
+    /// Files in the source directories and prefixes that were not read (other extensions,
+    /// sub-directories), for the user to see.
+    pub skipped_files: Vec<SkippedFiles>,
 }
 
 impl IngestSummary {
@@ -161,52 +173,10 @@ impl IngestSummary {
     }
 }
 
-/// Files, globs and directories → the sorted, de-duplicated list of files.
-pub fn expand_sources(sources: &[String]) -> Result<Vec<PathBuf>> {
-    let mut out = BTreeSet::new();
-    for s in sources {
-        let p = Path::new(s);
-        if p.is_dir() {
-            for entry in fs::read_dir(p).context(s)? {
-                let path = entry.context(s)?.path();
-                let ext = path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .map(str::to_ascii_lowercase);
-                if path.is_file() && matches!(ext.as_deref(), Some("csv" | "txt")) {
-                    out.insert(path);
-                }
-            }
-        } else if p.is_file() {
-            out.insert(p.to_path_buf());
-        } else if s.contains(['*', '?', '[']) {
-            let paths = glob::glob(s).map_err(|e| Error::invalid(format!("{s}: bad glob: {e}")))?;
-            let mut any = false;
-            for path in paths {
-                let path = path.map_err(std::io::Error::other).context(s)?;
-                if path.is_file() {
-                    out.insert(path);
-                    any = true;
-                }
-            }
-            if !any {
-                return Err(Error::invalid(format!("{s}: no files match")));
-            }
-        } else {
-            return Err(Error::invalid(format!("{s}: no such file or directory")));
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::invalid(
-            "no source files (give CSV files, globs or directories)",
-        ));
-    }
-    Ok(out.into_iter().collect())
-}
-
-/// Output file name (without extension) of a source: `<stem>-<hash8 of its canonical path>`.
-fn output_name(canonical: &Path) -> String {
-    let stem: String = canonical
+/// Output file name (without extension) of a source: `<stem>-<hash8 of its key>`, the stem
+/// from its name without a compression extension.
+fn output_name(file: &SourceFile) -> String {
+    let stem: String = Path::new(&file.name)
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default()
@@ -219,7 +189,7 @@ fn output_name(canonical: &Path) -> String {
             }
         })
         .collect();
-    let h = fnv1a64(canonical.to_string_lossy().as_bytes());
+    let h = fnv1a64(file.key.as_bytes());
     format!("{stem}-{:08x}", h >> 32)
 }
 
@@ -249,7 +219,8 @@ impl Drop for Staging {
 /// Runs an ingest. Blocking; parses `opts.jobs` files at a time on scoped threads.
 pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary> {
     let started = Instant::now();
-    let files = expand_sources(&opts.sources)?;
+    let expanded = expand_sources(&opts.sources, &opts.storage)?;
+    let files = expanded.files;
     progress
         .files_total
         .store(files.len() as u64, Ordering::Relaxed);
@@ -272,11 +243,6 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
     let staging_dir = destination.staging_dir();
     fs::create_dir_all(&staging_dir).context(staging_dir.display())?;
     let mut staging = Staging(staging_dir, false);
-
-    let canonical: Vec<PathBuf> = files
-        .iter()
-        .map(|f| fs::canonicalize(f).context(f.display()))
-        .collect::<Result<_>>()?;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<FileOutcome>>>> =
@@ -293,7 +259,6 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
                     }
                     let result = ingest_one(
                         &files[i],
-                        &canonical[i],
                         (run, i as u64),
                         &layout,
                         opts,
@@ -337,6 +302,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
             Destination::Local(local) => local.recovered,
             Destination::Remote(_) => None,
         },
+        skipped_files: expanded.skipped,
         ..Default::default()
     };
     // The rejects file first: if it cannot be written, nothing is published.
@@ -367,7 +333,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
         }
         summary.files_written += staged.len();
         published.extend(staged);
-        let key = canonical[i].to_string_lossy().to_string();
+        let key = files[i].key.clone();
         if let Some(old) = manifest.sources.get(&key) {
             removes.extend(
                 old.outputs
@@ -402,8 +368,7 @@ pub fn ingest(opts: &IngestOptions, progress: &Progress) -> Result<IngestSummary
 
 #[allow(clippy::too_many_arguments)]
 fn ingest_one(
-    path: &Path,
-    canonical: &Path,
+    file: &SourceFile,
     (run, index): (u64, u64),
     layout: &Partitioning,
     opts: &IngestOptions,
@@ -412,34 +377,29 @@ fn ingest_one(
     strict: bool,
     progress: &Progress,
 ) -> Result<FileOutcome> {
-    let display = path.display().to_string();
-    let data = fs::read(path).context(&display)?;
-    let hash = format!("{:016x}", fnv1a64(&data));
-    let key = canonical.to_string_lossy();
+    let display = &file.display;
+    let raw = file.read_raw()?;
+    let hash = format!("{:016x}", fnv1a64(&raw));
     if manifest
         .sources
-        .get(key.as_ref())
-        .is_some_and(|e| e.hash == hash && e.size == data.len() as u64)
+        .get(&file.key)
+        .is_some_and(|e| e.hash == hash && e.size == raw.len() as u64)
     {
         return Ok(FileOutcome::Skipped);
     }
-    let file_name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let data = file.contents(&raw)?;
     let parsed = parse::parse_file(
-        &display,
-        &file_name,
+        display,
+        &file.name,
         &data,
         SeqBase::new(run, index)?,
         &opts.parse,
         strict,
         &progress.rows,
     )?;
-    let staged =
-        write::write_partitions(&parsed, staging, &output_name(canonical), &display, layout)?;
+    let staged = write::write_partitions(&parsed, staging, &output_name(file), display, layout)?;
     let entry = SourceEntry {
-        size: data.len() as u64,
+        size: raw.len() as u64,
         hash,
         rows: parsed.batch.num_rows() as u64,
         rejected: parsed.rejects.len() as u64,
@@ -475,21 +435,17 @@ fn run_partitioning(
 /// table's manifest recorded (if every value of the run fits it; else an error naming the way
 /// out), else inferred from every value of the run's files (a pre-scan of those fields only).
 fn run_types(
-    files: &[PathBuf],
+    files: &[SourceFile],
     opts: &ParseOptions,
     manifest: &Manifest,
     out: &Path,
 ) -> Result<BTreeMap<String, ColType>> {
     let mut stats: BTreeMap<String, (schema::Stats, bool)> = BTreeMap::new();
     let mut seen = BTreeSet::new();
-    for path in files {
-        let display = path.display().to_string();
-        let data = fs::read(path).context(&display)?;
-        let file_name = path
-            .file_name()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let (names, scanned) = parse::scan_file(&display, &file_name, &data, opts)?;
+    for file in files {
+        let raw = file.read_raw()?;
+        let data = file.contents(&raw)?;
+        let (names, scanned) = parse::scan_file(&file.display, &file.name, &data, opts)?;
         seen.extend(names);
         for (name, s, integral) in scanned {
             let e = stats
@@ -553,7 +509,11 @@ fn run_types(
 /// Whether the run may publish: with `--rejects`, more rejected rows than `--max-rejects`, or
 /// (without it) a file whose every row was rejected, fails the run. Nothing is published then;
 /// the rejects file was already written.
-fn check_rejects(files: &[PathBuf], outcomes: &[FileOutcome], opts: &IngestOptions) -> Result<()> {
+fn check_rejects(
+    files: &[SourceFile],
+    outcomes: &[FileOutcome],
+    opts: &IngestOptions,
+) -> Result<()> {
     let (mut rows, mut rejected) = (0u64, 0u64);
     let mut empty = Vec::new();
     for (file, outcome) in files.iter().zip(outcomes) {
@@ -561,7 +521,7 @@ fn check_rejects(files: &[PathBuf], outcomes: &[FileOutcome], opts: &IngestOptio
             rows += entry.rows;
             rejected += entry.rejected;
             if entry.rejected > 0 && entry.rows == 0 {
-                empty.push(file.display().to_string());
+                empty.push(file.display.clone());
             }
         }
     }
@@ -595,14 +555,14 @@ fn check_rejects(files: &[PathBuf], outcomes: &[FileOutcome], opts: &IngestOptio
 }
 
 /// `file,line,column,reason,record` — `record` is the row's bytes as they were in the source.
-fn write_rejects(path: &Path, files: &[PathBuf], outcomes: &[FileOutcome]) -> Result<()> {
+fn write_rejects(path: &Path, files: &[SourceFile], outcomes: &[FileOutcome]) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let write = || -> Result<(), BoxError> {
         let mut w = csv::Writer::from_writer(fs::File::create(&tmp)?);
         w.write_record(["file", "line", "column", "reason", "record"])?;
         for (file, outcome) in files.iter().zip(outcomes) {
             if let FileOutcome::Done { rejects, .. } = outcome {
-                let name = file.display().to_string();
+                let name = &file.display;
                 for r in rejects {
                     w.write_record([
                         name.as_bytes(),

@@ -66,7 +66,8 @@ pub enum SymbolFromName {
     /// Everything before the first `_`, else the name without its extensions:
     /// `BRK.A_full_1min.txt` → `BRK.A`, `BRK-B.csv` → `BRK-B`, `BRK.A.csv.gz` → `BRK.A`.
     PrefixBeforeUnderscore,
-    /// The first capture group (or the whole match) of a regex over the file name.
+    /// The first capture group (or the whole match) of a regex over the file name (without a
+    /// `.gz` / `.zst` extension).
     Regex(Regex),
 }
 

@@ -4,7 +4,9 @@
 //! - [`options`]: the `SET s3.…`, `azure.…`, `gcs.…`, `storage.…` and `cache.…` session options;
 //! - [`registry`]: builds a location's store from them and the environment;
 //! - [`remote_store`]: the wrapper every remote store gets (cache, errors naming the location);
-//! - [`block_cache`]: the disk cache (LRU, versioned by ETag, checksummed, shared by processes).
+//! - [`block_cache`]: the disk cache (LRU, versioned by ETag, checksummed, shared by processes);
+//! - [`prefix`]: a directory or prefix listed one level deep and read by name (the files ingest
+//!   and watch read).
 //!
 //! Every role of a query builds its runtime with [`runtime_env`]: the local session, the client
 //! of a cluster, the scheduler (which lists a table's files) and each executor task (which reads
@@ -12,6 +14,7 @@
 
 pub mod block_cache;
 pub mod options;
+pub mod prefix;
 pub mod registry;
 pub mod remote_store;
 

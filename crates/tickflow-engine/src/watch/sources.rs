@@ -1,24 +1,16 @@
 //! Where trade files arrive: a local directory or an object storage prefix. Files are taken
 //! in name order (`trades_20240304_1000.csv` before `..._1030.csv`), so name files by time.
 //! CSV (`.csv`, `.txt`) is parsed by ingest's rules; Parquet (`.parquet`) must have ingest's
-//! trade columns.
+//! trade columns. Listing and reading are [`Prefix`]'s, the lister ingest uses too.
 
-use std::sync::Arc;
-
-use datafusion::execution::object_store::ObjectStoreRegistry;
-use futures::TryStreamExt;
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
-use url::Url;
-
-use crate::error::{Context, Error, Result};
-use crate::storage::{SessionStorage, StoreRegistry};
+use crate::error::Result;
+use crate::storage::SessionStorage;
+use crate::storage::prefix::Prefix;
 
 /// A directory or prefix of arriving files.
 #[derive(Debug)]
 pub struct Source {
-    store: Arc<dyn ObjectStore>,
-    prefix: Option<ObjectPath>,
+    prefix: Prefix,
     /// For messages: the directory or URL as given.
     pub display: String,
 }
@@ -32,80 +24,39 @@ pub struct Arrived {
 
 impl Source {
     pub fn open(location: &str, storage: &SessionStorage) -> Result<Source> {
-        let is_url = location
-            .split_once("://")
-            .is_some_and(|(scheme, _)| scheme != "file" && !scheme.is_empty());
-        if !is_url {
-            let dir = std::path::Path::new(location);
-            if !dir.is_dir() {
-                return Err(Error::invalid(format!("{location}: no such directory")));
-            }
-            let store =
-                object_store::local::LocalFileSystem::new_with_prefix(dir).context(location)?;
-            return Ok(Source {
-                store: Arc::new(store),
-                prefix: None,
-                display: location.to_string(),
-            });
-        }
-        let url = Url::parse(location)
-            .map_err(|e| Error::invalid(format!("{location}: not a URL: {e}")))?;
-        let store = StoreRegistry::new(storage.clone())
-            .get_store(&url)
-            .map_err(|e| Error::invalid(format!("{location}: {e}")))?;
-        let prefix = ObjectPath::from_url_path(url.path())
-            .map_err(|e| Error::invalid(format!("{location}: bad path: {e}")))?;
+        let prefix = Prefix::open(location, storage)?;
         Ok(Source {
-            store,
-            prefix: Some(prefix),
-            display: location.trim_end_matches('/').to_string(),
+            display: prefix.display.clone(),
+            prefix,
         })
     }
 
     /// Every trade file directly in the source, by name.
     pub async fn list(&self) -> Result<Vec<Arrived>> {
-        let listing = self
-            .store
-            .list_with_delimiter(self.prefix.as_ref())
-            .await
-            .context(&self.display)?;
-        let mut files: Vec<Arrived> = listing
-            .objects
+        let listing = self.prefix.entries().await?;
+        Ok(listing
+            .files
             .into_iter()
-            .filter_map(|meta| {
-                let name = meta.location.filename()?.to_string();
-                let lower = name.to_ascii_lowercase();
-                let wanted = [".csv", ".txt", ".parquet"]
+            .filter(|f| {
+                let lower = f.name.to_ascii_lowercase();
+                [".csv", ".txt", ".parquet"]
                     .iter()
                     .any(|ext| lower.ends_with(ext))
-                    && !name.starts_with('.');
-                wanted.then_some(Arrived {
-                    name,
-                    size: meta.size,
-                })
+                    && !f.name.starts_with('.')
             })
-            .collect();
-        files.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(files)
+            .map(|f| Arrived {
+                name: f.name,
+                size: f.size,
+            })
+            .collect())
     }
 
     pub async fn read(&self, name: &str) -> Result<bytes::Bytes> {
-        let location = match &self.prefix {
-            Some(prefix) => prefix.clone().join(name),
-            None => ObjectPath::from(name),
-        };
-        let what = format!("{}/{name}", self.display);
-        let got = self.store.get(&location).await.context(&what)?;
-        got.bytes().await.context(what)
+        self.prefix.read(name).await
     }
 
     /// A listing to check that the source is readable (used at start).
     pub async fn check(&self) -> Result<()> {
-        self.store
-            .list(self.prefix.as_ref())
-            .try_next()
-            .await
-            .map(|_| ())
-            .context(&self.display)
+        self.prefix.check().await
     }
 }
