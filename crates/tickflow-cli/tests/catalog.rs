@@ -2,31 +2,12 @@
 //! (options, views), scripts that create their tables run twice, a crafted catalog refused,
 //! `--table` names dropped, and `-c`/`-f` run in the order given.
 
+mod common;
+
 use assert_cmd::Command;
+use common::{sql_csv as csv, tickflow};
 use predicates::prelude::*;
 use tempfile::TempDir;
-
-/// `tickflow` with the catalog in `dir/catalog.json`, run in `dir`.
-fn tickflow(dir: &TempDir) -> Command {
-    let mut cmd = Command::cargo_bin("tickflow").expect("binary built");
-    cmd.arg("--catalog").arg(dir.path().join("catalog.json"));
-    cmd.env_remove("TICKFLOW_CATALOG");
-    cmd.current_dir(dir.path());
-    cmd
-}
-
-fn csv(dir: &TempDir, sql: &str) -> String {
-    let out = tickflow(dir)
-        .args(["sql", "--format", "csv", "-c", sql])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn a_table_with_options_and_a_view_answer_the_same_in_the_next_session() {
@@ -36,7 +17,7 @@ fn a_table_with_options_and_a_view_answer_the_same_in_the_next_session() {
                   OPTIONS ('format.has_header' 'false', 'format.delimiter' '|'); \
                   CREATE VIEW later AS SELECT column_1 AS n, column_2 AS s FROM p WHERE column_1 > 1; \
                   SELECT count(*) AS n FROM p";
-    assert_eq!(csv(&dir, create), "n\n3\n");
+    assert_eq!(csv(dir.path(), create), "n\n3\n");
     // A new process, started elsewhere: the relative LOCATION was recorded absolute.
     let elsewhere = TempDir::new().expect("tempdir");
     let out = Command::cargo_bin("tickflow")
@@ -80,7 +61,7 @@ fn a_script_that_creates_its_tables_runs_twice_and_a_changed_one_names_the_ways_
     )
     .expect("write");
     for _ in 0..2 {
-        tickflow(&dir)
+        tickflow(dir.path())
             .args(["sql", "--format", "csv", "--param", "file=a.csv", "-f"])
             .arg(&script)
             .assert()
@@ -88,7 +69,7 @@ fn a_script_that_creates_its_tables_runs_twice_and_a_changed_one_names_the_ways_
             .stdout("s\n3\n");
     }
     let catalog = dir.path().join("catalog.json").display().to_string();
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["sql", "--param", "file=b.csv", "-f"])
         .arg(&script)
         .assert()
@@ -105,13 +86,13 @@ fn a_script_that_creates_its_tables_runs_twice_and_a_changed_one_names_the_ways_
         .expect("read")
         .replace("CREATE EXTERNAL", "CREATE OR REPLACE EXTERNAL");
     std::fs::write(&script, replace).expect("write");
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["sql", "--format", "csv", "--param", "file=b.csv", "-f"])
         .arg(&script)
         .assert()
         .success()
         .stdout("s\n5\n");
-    assert_eq!(csv(&dir, "SELECT s FROM v"), "s\n5\n");
+    assert_eq!(csv(dir.path(), "SELECT s FROM v"), "s\n5\n");
 }
 
 #[test]
@@ -123,7 +104,7 @@ fn a_crafted_catalog_entry_is_refused_and_runs_nothing() {
         "ddl": format!("COPY (SELECT 1 AS x) TO '{}'", target.display()),
     }]});
     std::fs::write(dir.path().join("catalog.json"), crafted.to_string()).expect("write");
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["sql", "-c", "SELECT 1"])
         .assert()
         .failure()
@@ -139,15 +120,15 @@ fn drop_table_forgets_a_table_registered_with_table() {
     let dir = TempDir::new().expect("tempdir");
     let data = dir.path().join("d.csv");
     std::fs::write(&data, "x\n1\n").expect("write");
-    tickflow(&dir)
+    tickflow(dir.path())
         .arg("--table")
         .arg(format!("dt={}", data.display()))
         .args(["sql", "-c", "SELECT 1"])
         .assert()
         .success();
-    assert_eq!(csv(&dir, "SELECT count(*) AS n FROM dt"), "n\n1\n");
-    csv(&dir, "DROP TABLE dt");
-    tickflow(&dir)
+    assert_eq!(csv(dir.path(), "SELECT count(*) AS n FROM dt"), "n\n1\n");
+    csv(dir.path(), "DROP TABLE dt");
+    tickflow(dir.path())
         .args(["sql", "-c", "SELECT * FROM dt"])
         .assert()
         .failure()
@@ -161,7 +142,7 @@ fn commands_and_files_run_in_the_order_given() {
     let dir = TempDir::new().expect("tempdir");
     let file = dir.path().join("add.sql");
     std::fs::write(&file, "INSERT INTO t VALUES (10);").expect("write");
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["sql", "--format", "csv"])
         .args(["-c", "CREATE TABLE t (x INT)"])
         .args(["-c", "INSERT INTO t VALUES (1)"])

@@ -4,22 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
+mod common;
+
+use common::tickflow;
 use predicates::prelude::*;
 use tempfile::TempDir;
-
-fn tickflow(dir: &TempDir) -> Command {
-    let mut cmd = Command::cargo_bin("tickflow").expect("binary built");
-    cmd.arg("--catalog").arg(dir.path().join("catalog.json"));
-    cmd.env_remove("TICKFLOW_CATALOG")
-        .env_remove("TICKFLOW_CLUSTER");
-    cmd
-}
 
 #[test]
 fn standalone_runs_tickflow_functions_and_tables_made_by_create_table_as() {
     let dir = TempDir::new().expect("tempdir");
-    tickflow(&dir)
+    tickflow(dir.path())
         .args([
             "--standalone",
             "sql",
@@ -51,7 +45,7 @@ fn an_unreachable_cluster_is_a_clear_error_within_seconds() {
         .expect("free port");
     let url = format!("df://127.0.0.1:{port}");
     let started = Instant::now();
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["--cluster", &url, "sql", "-c", "SELECT 1"])
         .timeout(Duration::from_secs(30))
         .assert()
@@ -73,7 +67,7 @@ fn an_unreachable_cluster_is_a_clear_error_within_seconds() {
 #[test]
 fn a_malformed_cluster_url_is_named() {
     let dir = TempDir::new().expect("tempdir");
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["--cluster", "localhost:50050", "sql", "-c", "SELECT 1"])
         .assert()
         .failure()
@@ -87,7 +81,7 @@ fn a_malformed_cluster_url_is_named() {
 fn gen_needs_no_cluster() {
     // Writing files runs locally whatever engine is named.
     let dir = TempDir::new().expect("tempdir");
-    tickflow(&dir)
+    tickflow(dir.path())
         .args([
             "--cluster",
             "df://127.0.0.1:1",

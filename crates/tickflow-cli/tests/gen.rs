@@ -5,33 +5,19 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
+
+use common::{sql_csv, tickflow};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-/// `tickflow` with a catalog inside `dir`, so tests never touch the user's config.
-fn tickflow(dir: &TempDir) -> Command {
-    let mut cmd = Command::cargo_bin("tickflow").expect("binary built");
-    cmd.arg("--catalog").arg(dir.path().join("c.json"));
-    cmd.env_remove("TICKFLOW_CATALOG");
-    cmd
-}
-
 fn run_gen(dir: &TempDir, out: &Path, format: &str) -> assert_cmd::assert::Assert {
-    tickflow(dir)
+    tickflow(dir.path())
         .args(["gen", "--rows", "5000", "--days", "2", "--symbols", "20"])
         .args(["--start", "2024-03-08", "--seed", "3", "--format", format])
         .arg("--out")
         .arg(out)
         .assert()
-}
-
-fn sql_csv(dir: &TempDir, sql: &str) -> String {
-    let out = tickflow(dir)
-        .args(["sql", "--format", "csv", "-c", sql])
-        .assert()
-        .success();
-    String::from_utf8(out.get_output().stdout.clone()).expect("utf8")
 }
 
 #[test]
@@ -46,7 +32,7 @@ fn parquet_is_queryable_by_path_and_as_a_partitioned_table() {
     let path = format!("{}/", out.display());
 
     assert_eq!(
-        sql_csv(&dir, &format!("SELECT count(*) AS n FROM '{path}'")),
+        sql_csv(dir.path(), &format!("SELECT count(*) AS n FROM '{path}'")),
         "n\n5000\n"
     );
 
@@ -142,7 +128,7 @@ fn minute_bars_equal_ohlc_and_total_volume_over_the_same_trades() {
          ORDER BY symbol, minute",
         trades.display()
     );
-    let mut from_sql: Vec<String> = sql_csv(&dir, &sql)
+    let mut from_sql: Vec<String> = sql_csv(dir.path(), &sql)
         .lines()
         .skip(1)
         .map(str::to_string)
@@ -177,7 +163,7 @@ fn a_non_empty_out_needs_force_and_the_same_seed_writes_the_same_bytes() {
         .failure()
         .code(1)
         .stderr(predicate::str::contains("is not empty").and(predicate::str::contains("--force")));
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["gen", "--rows", "5000", "--days", "2", "--symbols", "20"])
         .args(["--start", "2024-03-08", "--seed", "3", "--force", "--out"])
         .arg(&out)
@@ -195,19 +181,19 @@ fn a_non_empty_out_needs_force_and_the_same_seed_writes_the_same_bytes() {
 #[test]
 fn bad_options_are_one_clear_error() {
     let dir = TempDir::new().expect("tempdir");
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["gen", "--rows", "ten", "--out"])
         .arg(dir.path().join("x"))
         .assert()
         .failure()
         .stderr(predicate::str::contains("'ten' is not a row count"));
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["gen", "--days", "0", "--out"])
         .arg(dir.path().join("x"))
         .assert()
         .failure()
         .stderr(predicate::str::contains("days must be at least 1"));
-    tickflow(&dir)
+    tickflow(dir.path())
         .args(["gen", "--help"])
         .assert()
         .success()
