@@ -459,3 +459,94 @@ fn flight_sql_clients_need_the_token() {
         s.cluster.logs()
     );
 }
+
+/// Servers started with `--allow-path` read and write under it only: a table, a query by path and
+/// a COPY elsewhere are refused (with an error naming the location for the table and the COPY),
+/// and nothing is written; inside the root everything works. Through Flight SQL (planned and run
+/// on the servers) and through `tickflow --cluster` (planned by the client, run on the servers).
+#[test]
+fn servers_read_and_write_only_under_the_allowed_paths() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let allowed = dir.path().join("allowed");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&allowed).expect("mkdir");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    std::fs::write(allowed.join("in.csv"), "a\n1\n2\n").expect("write");
+    std::fs::write(outside.join("secret.csv"), "s\nhunter2\n").expect("write");
+    let (allowed, outside) = (allowed.display().to_string(), outside.display().to_string());
+    let flags = ["--allow-path", allowed.as_str()];
+    let cluster = Cluster::start_with(2, &flags, &flags);
+
+    let statements = [
+        format!("SELECT sum(a) AS total FROM '{allowed}/in.csv'"),
+        format!("CREATE EXTERNAL TABLE secret STORED AS CSV LOCATION '{outside}/secret.csv'"),
+        format!("SELECT * FROM '{outside}/secret.csv'"),
+    ];
+    let answers = adbc(cluster.port, None, &statements);
+    assert_eq!(
+        answers[0]["rows"],
+        serde_json::json!([["3"]]),
+        "{:?}",
+        answers[0]
+    );
+    let error = |i: usize| answers[i]["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error(1).contains(&format!("{outside}/secret.csv")) && error(1).contains("--allow-path"),
+        "CREATE EXTERNAL TABLE outside: {:?}",
+        answers[1]
+    );
+    assert!(
+        answers[2].get("rows").is_none() && !answers[2].to_string().contains("hunter2"),
+        "a query by path outside: {:?}",
+        answers[2]
+    );
+
+    // `tickflow --cluster` (Ballista's Flight SQL service runs no COPY): the client plans, the
+    // servers refuse a write outside and make one inside.
+    let copied = format!("{outside}/copied-by-cli/");
+    let out = run_tickflow(
+        &[
+            "--cluster",
+            &cluster.url,
+            "sql",
+            "-c",
+            &format!("COPY (SELECT 1 AS a) TO '{copied}' STORED AS PARQUET"),
+        ],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "COPY outside ran");
+    assert!(
+        err.contains(&copied) && err.contains("--allow-path"),
+        "{err}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&outside)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(written, ["secret.csv"], "something was written outside");
+    let inside = format!("{allowed}/copied/");
+    let out = run_tickflow(
+        &[
+            "--cluster",
+            &cluster.url,
+            "sql",
+            "-c",
+            &format!("COPY (SELECT 1 AS a) TO '{inside}' STORED AS PARQUET"),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "COPY inside failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.logs()
+    );
+    assert!(
+        std::fs::read_dir(&inside)
+            .expect("COPY inside wrote its directory")
+            .count()
+            > 0,
+        "COPY inside wrote no file"
+    );
+}

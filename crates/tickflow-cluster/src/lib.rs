@@ -26,6 +26,7 @@
 pub mod auth;
 pub mod client;
 pub mod codec;
+pub mod data_policy;
 pub mod distributed;
 pub mod empty_relation;
 mod file_format_options;

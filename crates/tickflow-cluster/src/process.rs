@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::auth::{self, AuthToken};
+use crate::auth;
 use crate::roles;
+use crate::server_flags::ServerSecurity;
 use ballista_core::config::LogRotationPolicy;
 use ballista_core::error::{BallistaError, Result};
 use ballista_executor::executor_process::ExecutorProcessConfig;
@@ -16,11 +17,16 @@ use tracing_subscriber::EnvFilter;
 pub const EXECUTOR_AGENT: &str = "tickflow-executor";
 
 /// The scheduler's configuration with tickflow's session builder, config and codecs; with a
-/// `token`, its connections to the executors carry it ([`crate::auth`]).
-pub fn scheduler_config(config: SchedulerConfig, token: Option<&AuthToken>) -> SchedulerConfig {
+/// token, its connections to the executors carry it ([`crate::auth`]); its sessions read and
+/// write under the data policy ([`crate::data_policy`]).
+pub fn scheduler_config(config: SchedulerConfig, security: &ServerSecurity) -> SchedulerConfig {
+    let token = security.token.as_ref();
+    let policy = security.policy.clone();
     let mut config = config
         .with_override_config_producer(Arc::new(roles::session_config))
-        .with_override_session_builder(Arc::new(roles::scheduler_session));
+        .with_override_session_builder(Arc::new(move |config| {
+            roles::scheduler_session(config, policy.as_ref())
+        }));
     config.override_logical_codec = Some(roles::logical_codec());
     config.override_physical_codec = Some(roles::physical_codec());
     // Marks the scheduler's requests to the executors, so that a Flight SQL client's results
@@ -33,12 +39,14 @@ pub fn scheduler_config(config: SchedulerConfig, token: Option<&AuthToken>) -> S
 }
 
 /// The executor's configuration with tickflow's config, function registry and codecs; with a
-/// `token`, its Flight service requires it and its connections (to the scheduler, and to the
-/// other executors for shuffle data) carry it ([`crate::auth`]).
+/// token, its Flight service requires it and its connections (to the scheduler, and to the
+/// other executors for shuffle data) carry it ([`crate::auth`]); its tasks read and write under
+/// the data policy ([`crate::data_policy`]).
 pub fn executor_config(
     mut config: ExecutorProcessConfig,
-    token: Option<&AuthToken>,
+    security: &ServerSecurity,
 ) -> Result<ExecutorProcessConfig> {
+    let token = security.token.as_ref();
     config.override_create_grpc_client_endpoint =
         Some(auth::endpoint_override(EXECUTOR_AGENT, token.cloned()));
     // A task's session config comes from this producer (then the job's settings): its shuffle
@@ -53,7 +61,10 @@ pub fn executor_config(
     // per client session, built for the session's first task: a later `SET s3.endpoint` in the
     // same session would not reach it, so runtimes are built per task (cheap: the stores and the
     // disk cache they use are shared by the whole process).
-    config.override_runtime_producer = Some(Arc::new(roles::task_runtime(config.work_dir.clone())));
+    config.override_runtime_producer = Some(Arc::new(roles::task_runtime(
+        config.work_dir.clone(),
+        security.policy.clone(),
+    )));
     config.session_runtime_cache_capacity = 0;
     config.override_function_registry = Some(Arc::new(
         roles::function_registry().map_err(BallistaError::from)?,

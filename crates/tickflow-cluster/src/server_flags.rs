@@ -19,7 +19,20 @@ use ballista_core::error::{BallistaError, Result};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Command};
 
+use std::sync::Arc;
+
 use crate::auth::AuthToken;
+use crate::data_policy::DataPolicy;
+
+/// What a server process enforces: the token its peers and clients must send, and the
+/// locations it may read and write for them.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSecurity {
+    /// `--auth-token-file`'s token.
+    pub token: Option<AuthToken>,
+    /// `--allow-path` / `--allow-url` ([`crate::data_policy`]); `None`: every location.
+    pub policy: Option<Arc<DataPolicy>>,
+}
 
 /// Ballista's id of the bind address flag, in both processes' `Config`.
 const BIND_HOST: &str = "bind_host";

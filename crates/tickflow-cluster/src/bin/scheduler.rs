@@ -5,7 +5,8 @@
 //! changes Ballista's defaults for safety and adds its own flags ([`tickflow_cluster::server_flags`]):
 //! `--bind-host` defaults to 127.0.0.1, `--auth-token-file` requires a shared secret of every
 //! request (gRPC, Flight SQL, REST; not `/healthz`, `/readyz`), and binding another address
-//! without a token needs `--allow-unauthenticated`.
+//! without a token needs `--allow-unauthenticated`; `--allow-path` / `--allow-url` limit what its
+//! sessions list and read ([`tickflow_cluster::data_policy`]).
 
 use std::sync::Arc;
 
@@ -15,7 +16,8 @@ use ballista_scheduler::config::{Config, SchedulerConfig};
 use ballista_scheduler::scheduler_process::create_scheduler;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
-use tickflow_cluster::server_flags::{self, SecurityFlags};
+use tickflow_cluster::data_policy::PolicyFlags;
+use tickflow_cluster::server_flags::{self, SecurityFlags, ServerSecurity};
 use tickflow_cluster::{Logging, scheduler_config};
 
 /// Ballista's flags and tickflow's.
@@ -26,6 +28,8 @@ struct Args {
     ballista: Config,
     #[command(flatten)]
     security: SecurityFlags,
+    #[command(flatten)]
+    data: PolicyFlags,
 }
 
 fn main() -> Result<()> {
@@ -43,6 +47,7 @@ async fn run(args: Args, matches: &clap::ArgMatches) -> Result<()> {
     let Args {
         ballista: mut opt,
         security,
+        data,
     } = args;
     Logging {
         level: &opt.log_level_setting,
@@ -57,6 +62,10 @@ async fn run(args: Args, matches: &clap::ArgMatches) -> Result<()> {
     .init();
     let token = security.token()?;
     security.check_bind(&opt.bind_host, token.as_ref())?;
+    let server = ServerSecurity {
+        token: token.clone(),
+        policy: data.policy()?,
+    };
     opt.scheduler_policy = server_flags::scheduling_policy(
         matches,
         "scheduler_policy",
@@ -68,7 +77,7 @@ async fn run(args: Args, matches: &clap::ArgMatches) -> Result<()> {
         .map_err(|e: std::net::AddrParseError| {
             BallistaError::Configuration(format!("--bind-host {}: {e}", opt.bind_host))
         })?;
-    let config = scheduler_config(SchedulerConfig::try_from(opt)?, token.as_ref());
+    let config = scheduler_config(SchedulerConfig::try_from(opt)?, &server);
     config.validate()?;
     let config = Arc::new(config);
     let cluster = BallistaCluster::new_from_config(&config).await?;
