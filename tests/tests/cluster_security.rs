@@ -481,6 +481,10 @@ fn servers_read_and_write_only_under_the_allowed_paths() {
         format!("SELECT sum(a) AS total FROM '{allowed}/in.csv'"),
         format!("CREATE EXTERNAL TABLE secret STORED AS CSV LOCATION '{outside}/secret.csv'"),
         format!("SELECT * FROM '{outside}/secret.csv'"),
+        // A job pointing the servers' S3 client at a host of its choice (a cloud metadata
+        // service, an internal host).
+        "SET s3.endpoint = 'http://169.254.169.254'".to_string(),
+        "CREATE EXTERNAL TABLE remote STORED AS PARQUET LOCATION 's3://bucket/t/'".to_string(),
     ];
     let answers = adbc(cluster.port, None, &statements);
     assert_eq!(
@@ -499,6 +503,12 @@ fn servers_read_and_write_only_under_the_allowed_paths() {
         answers[2].get("rows").is_none() && !answers[2].to_string().contains("hunter2"),
         "a query by path outside: {:?}",
         answers[2]
+    );
+    assert!(
+        error(4).contains("s3.endpoint = 'http://169.254.169.254'"),
+        "a job's endpoint: {:?} (SET: {:?})",
+        answers[4],
+        answers[3]
     );
 
     // `tickflow --cluster` (Ballista's Flight SQL service runs no COPY): the client plans, the

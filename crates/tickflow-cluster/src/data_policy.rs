@@ -147,6 +147,21 @@ impl DataPolicy {
         self.roots.iter().any(|r| r.contains(key, path))
     }
 
+    /// Whether a store setting's value names an allowed place: a URL whose scheme and host are
+    /// an allowed root's, or an absolute path under an allowed directory.
+    fn allows_setting(&self, value: &str) -> bool {
+        if let Ok(url) = Url::parse(value)
+            && url.host_str().is_some_and(|h| !h.is_empty())
+        {
+            let key = store_key(&url);
+            return self.roots.iter().any(|r| r.key == key);
+        }
+        match value.strip_prefix('/').map(Path::parse) {
+            Some(Ok(path)) => self.allows("file://", &path),
+            _ => false,
+        }
+    }
+
     /// What the roots are, for error messages.
     fn describe(&self) -> String {
         self.roots
@@ -240,11 +255,12 @@ pub fn server_runtime(
         cache: CacheOptions::default(),
         ..SessionStorage::of(config)
     };
-    let registry: Arc<dyn ObjectStoreRegistry> = Arc::new(StoreRegistry::new(storage));
+    let registry: Arc<dyn ObjectStoreRegistry> = Arc::new(StoreRegistry::new(storage.clone()));
     let registry = match policy {
         Some(policy) => Arc::new(PolicyRegistry {
             inner: registry,
             policy: Arc::clone(policy),
+            storage,
         }) as Arc<dyn ObjectStoreRegistry>,
         None => registry,
     };
@@ -256,6 +272,43 @@ pub fn server_runtime(
 pub struct PolicyRegistry {
     inner: Arc<dyn ObjectStoreRegistry>,
     policy: Arc<DataPolicy>,
+    /// The job's storage settings (shared with its session, so a later `SET` is seen here).
+    storage: SessionStorage,
+}
+
+/// Words in the name of a store setting whose value says where to connect or what to read:
+/// an endpoint, a proxy, a metadata or credentials URL, a key or token file, an emulator.
+const LOCATION_WORDS: [&str; 8] = [
+    "endpoint", "url", "uri", "host", "proxy", "path", "file", "emulator",
+];
+
+impl PolicyRegistry {
+    /// Refuses a job's store setting that points this server somewhere the policy does not
+    /// allow (`SET s3.endpoint = 'http://169.254.169.254'`, a proxy, a key file elsewhere): a
+    /// URL must be an `--allow-url` location's scheme and host, a file must be under an
+    /// `--allow-path`.
+    fn check_job_settings(&self) -> DfResult<()> {
+        let families = [
+            ("s3", self.storage.s3.values()),
+            ("azure", self.storage.azure.values()),
+            ("gcs", self.storage.gcs.values()),
+            ("storage", self.storage.storage.values()),
+        ];
+        for (family, values) in families {
+            for (key, value) in values {
+                let names_a_place = LOCATION_WORDS.iter().any(|w| key.contains(w));
+                if names_a_place && !self.policy.allows_setting(&value) {
+                    return Err(DataFusionError::Execution(format!(
+                        "{family}.{key} = '{value}': this server does not connect to or read \
+                         locations a job names outside its policy ({}; see --allow-url, \
+                         --allow-path); set it on the server instead",
+                        self.policy.describe()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ObjectStoreRegistry for PolicyRegistry {
@@ -272,6 +325,9 @@ impl ObjectStoreRegistry for PolicyRegistry {
     }
 
     fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
+        if !matches!(url.scheme(), "file" | "") {
+            self.check_job_settings()?;
+        }
         let key = match url.scheme() {
             "file" | "" => "file://".to_string(),
             _ => store_key(url),
@@ -463,6 +519,43 @@ mod tests {
         .expect_err("file url")
         .to_string();
         assert!(err.contains("--allow-url file:///etc"), "{err}");
+    }
+
+    /// Under a policy, a job cannot point the servers' stores at another host or file.
+    #[test]
+    fn job_settings_naming_places_must_be_allowed() -> DfResult<()> {
+        let dir = tempfile::tempdir()?;
+        let mut flags = PolicyFlags {
+            allow_path: vec![dir.path().to_path_buf()],
+            allow_url: vec!["s3://bucket/allowed".to_string()],
+        };
+        let bucket = Url::parse("s3://bucket/").map_err(|e| DataFusionError::External(e.into()))?;
+        let config = tickflow_engine::storage::with_storage_options(SessionConfig::new());
+        let policy = flags.policy()?.expect("a policy");
+        let runtime = server_runtime(&config, Some(&policy)).build_arc()?;
+        runtime.object_store_registry.get_store(&bucket)?;
+        // A SET after the runtime was built is seen too (the settings are shared).
+        config
+            .options()
+            .extensions
+            .get::<tickflow_engine::storage::options::S3Options>()
+            .expect("s3 options")
+            .set_value("endpoint", "http://169.254.169.254")?;
+        let err = runtime
+            .object_store_registry
+            .get_store(&bucket)
+            .expect_err("a metadata endpoint")
+            .to_string();
+        assert!(
+            err.contains("s3.endpoint = 'http://169.254.169.254'"),
+            "{err}"
+        );
+        // Allowed when the operator allows that host.
+        flags.allow_url.push("http://169.254.169.254".to_string());
+        let policy = flags.policy()?.expect("a policy");
+        let runtime = server_runtime(&config, Some(&policy)).build_arc()?;
+        runtime.object_store_registry.get_store(&bucket)?;
+        Ok(())
     }
 
     /// A job's `SET cache.dir = ..` does not make a server open a cache there (a local session
