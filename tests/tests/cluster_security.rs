@@ -426,37 +426,92 @@ fn adbc(port: u16, authorization: Option<&str>, statements: &[String]) -> Vec<se
         .collect()
 }
 
+/// A Flight SQL client of a cluster with a token authenticates with the Flight handshake, the
+/// token as its password, and gets a session of its own: settings, tables and views made by one
+/// connection are invisible to another.
 #[test]
-fn flight_sql_clients_need_the_token() {
+fn flight_sql_clients_need_the_token_and_get_their_own_sessions() {
     let s = secured_cluster();
     let port = s.cluster.port;
     let statements = [format!(
         "SELECT count(*) AS n, sum(v) AS total FROM '{}/'",
         s.data
     )];
-    for (why, authorization) in [
-        ("no token", None),
-        ("a wrong token", Some("Bearer not-the-cluster-secret-0123")),
+    let wrong = "password=not-the-cluster-secret-0123".to_string();
+    let cluster_bearer = format!("Bearer {}", s.token);
+    for (why, authorization, expected) in [
+        ("no token", None, "unauthenticated"),
+        ("a wrong token", Some(wrong.as_str()), "unauthenticated"),
         (
-            "the token as Basic",
-            Some(format!("Basic {}", s.token)).as_deref(),
+            "a wrong bearer",
+            Some("Bearer not-the-cluster-secret-0123"),
+            "unauthenticated",
         ),
+        // The token itself, without a handshake: no session of its own, so refused.
+        ("no handshake", Some(cluster_bearer.as_str()), "handshake"),
     ] {
         let answers = adbc(port, authorization, &statements);
         let error = answers[0]["error"].as_str().unwrap_or_default();
         assert!(
-            error.to_lowercase().contains("unauthenticated"),
+            error.to_lowercase().contains(expected),
             "{why}: {:?}",
             answers[0]
         );
     }
-    let answers = adbc(port, Some(&format!("Bearer {}", s.token)), &statements);
+    let password = format!("password={}", s.token);
+    let answers = adbc(port, Some(&password), &statements);
     assert_eq!(
         answers[0]["rows"],
         serde_json::json!([["7000", "24503500"]]),
         "{:?}\n{}",
         answers[0],
         s.cluster.logs()
+    );
+
+    // Connection A makes a view and changes a setting; connection B sees neither.
+    let a = adbc(
+        port,
+        Some(&password),
+        &[
+            "CREATE VIEW a_only AS SELECT 1 AS x".to_string(),
+            "SET datafusion.execution.batch_size = 1234".to_string(),
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'a_only'"
+                .to_string(),
+            "SELECT value FROM information_schema.df_settings \
+             WHERE name = 'datafusion.execution.batch_size'"
+                .to_string(),
+        ],
+    );
+    assert_eq!(
+        a[2]["rows"],
+        serde_json::json!([["1"]]),
+        "A sees its view: {a:?}"
+    );
+    assert_eq!(
+        a[3]["rows"],
+        serde_json::json!([["1234"]]),
+        "A sees its setting: {a:?}"
+    );
+    let b = adbc(
+        port,
+        Some(&password),
+        &[
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'a_only'"
+                .to_string(),
+            "SELECT value FROM information_schema.df_settings \
+             WHERE name = 'datafusion.execution.batch_size'"
+                .to_string(),
+        ],
+    );
+    assert_eq!(
+        b[0]["rows"],
+        serde_json::json!([["0"]]),
+        "B sees A's view: {b:?}"
+    );
+    assert_ne!(
+        b[1]["rows"],
+        serde_json::json!([["1234"]]),
+        "B sees A's setting: {b:?}"
     );
 }
 

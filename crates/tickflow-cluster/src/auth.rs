@@ -6,7 +6,10 @@
 //!
 //! - `authorization: Bearer TOKEN`, the standard form: Flight SQL clients (ADBC's
 //!   `adbc.flight.sql.authorization_header`) and `tickflow --cluster`'s calls to the scheduler
-//!   (Ballista's gRPC metadata interceptor) send it;
+//!   (Ballista's gRPC metadata interceptor) send it; or `authorization: Basic` with the token as
+//!   the password, how a Flight SQL client authenticates its handshake (ADBC's `username` /
+//!   `password`), after which it sends the session token the handshake returned
+//!   ([`crate::scheduler_service`]);
 //! - a `user-agent` product `tickflow-auth/TOKEN`: the connections Ballista 55 opens itself
 //!   (executor → scheduler, scheduler → executor, executor → executor shuffle fetches, a
 //!   client fetching results from an executor) can only be customized through
@@ -114,6 +117,12 @@ impl AuthToken {
         if bearer.is_some_and(|token| self.equals(token)) {
             return true;
         }
+        if authorization
+            .and_then(basic_password)
+            .is_some_and(|password| self.equals(&password))
+        {
+            return true;
+        }
         let agent = user_agent.and_then(|value| std::str::from_utf8(value).ok());
         agent.is_some_and(|agent| {
             agent
@@ -135,8 +144,57 @@ impl AuthToken {
 
     /// Whether `authorization` is exactly this token's `Bearer` value.
     pub fn is_bearer(&self, authorization: &[u8]) -> bool {
-        self.accepts(Some(authorization), None)
+        std::str::from_utf8(authorization)
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(scheme, token)| {
+                scheme.eq_ignore_ascii_case("bearer") && self.equals(token)
+            })
     }
+}
+
+/// The password of an `authorization: Basic base64(user:password)` header (how Flight SQL
+/// clients authenticate their handshake: ADBC's `username` / `password`).
+fn basic_password(value: &[u8]) -> Option<String> {
+    let value = std::str::from_utf8(value).ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(base64_decode(encoded.trim())?).ok()?;
+    decoded
+        .split_once(':')
+        .map(|(_, password)| password.to_string())
+}
+
+/// Standard base64 with padding (RFC 4648), as HTTP Basic credentials are encoded.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let bytes = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        let [_, a, b, c] = n.to_be_bytes();
+        match chunk.len() {
+            4 => out.extend([a, b, c]),
+            3 => out.extend([a, b]),
+            2 => out.push(a),
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// The refusal of a request without the token.
@@ -209,6 +267,14 @@ mod tests {
         ));
         assert!(!t.accepts(None, Some(b"tickflow-scheduler tonic/0.14.9")));
         assert!(!t.accepts(None, Some(b"tickflow-auth/wrong-wrong-wrong-wrong")));
+        // Basic credentials with the token as the password: base64("me:0123456789abcdef-secret").
+        assert!(t.accepts(Some(b"Basic bWU6MDEyMzQ1Njc4OWFiY2RlZi1zZWNyZXQ="), None));
+        // base64("me:wrong")
+        assert!(!t.accepts(Some(b"Basic bWU6d3Jvbmc="), None));
+        assert_eq!(base64_decode("YQ==").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64_decode("YWI=").as_deref(), Some(&b"ab"[..]));
+        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
+        assert_eq!(base64_decode("Y*=="), None);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! (they only tell a prober the versions) and the KEDA scaler (a Ballista feature tickflow does
 //! not build).
 
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use axum::extract::{Request, State};
@@ -60,7 +61,10 @@ pub async fn serve(
     // As Ballista: Flight SQL replaces the proxy (it forwards Ballista's own partition tickets).
     if config.flight_sql_enabled() {
         let flight_sql =
-            ballista_flight_sql::BallistaFlightSqlService::new(scheduler.clone(), flight_proxy);
+            ballista_flight_sql::BallistaFlightSqlService::new(scheduler.clone(), flight_proxy)
+                .with_authenticator(Arc::new(Sessions {
+                    anonymous: token.is_none(),
+                }));
         grpc.add_service(
             FlightServiceServer::new(flight_sql)
                 .max_decoding_message_size(max_decoding)
@@ -93,7 +97,10 @@ pub async fn serve(
     let app = rest
         .merge(grpc)
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(token),
+            Arc::new(Gate {
+                token,
+                sessions: Mutex::new(SessionTokens::default()),
+            }),
             require_token,
         ))
         .merge(probes(scheduler));
@@ -132,24 +139,101 @@ fn probes(scheduler: Arc<Scheduler>) -> axum::Router {
         .with_state(scheduler)
 }
 
-/// Refuses a request without the token: `Unauthenticated` to gRPC and Flight SQL clients, 401
-/// to REST ones. A request with it goes on without its `authorization: Bearer TOKEN` header:
-/// Ballista's Flight SQL service reads a bearer token as the id of a session it handed out, and
-/// would refuse the cluster's.
+/// Flight SQL sessions: a client that authenticates with the Flight handshake (ADBC's
+/// `username` / `password`) gets a session of its own, its settings, tables and views invisible
+/// to other clients. With a cluster token the handshake's `Basic` password must be the token
+/// ([`require_token`] checks it before the handshake gets here) and every client must
+/// handshake; without one, clients that skip it share one anonymous session, as in Ballista.
+#[derive(Debug)]
+struct Sessions {
+    anonymous: bool,
+}
+
+#[async_trait::async_trait]
+impl ballista_flight_sql::Authenticator for Sessions {
+    async fn authenticate(
+        &self,
+        _headers: &tonic::metadata::MetadataMap,
+    ) -> Result<ballista_flight_sql::Identity, tonic::Status> {
+        Ok(ballista_flight_sql::Identity::anonymous())
+    }
+
+    fn allows_anonymous(&self) -> bool {
+        self.anonymous
+    }
+}
+
+/// The Flight SQL handshake's path, whose response carries a new session's token.
+const HANDSHAKE: &str = "/arrow.flight.protocol.FlightService/Handshake";
+
+/// Session tokens the Flight SQL service handed out (to clients that had the cluster token),
+/// the most recent [`SessionTokens::CAPACITY`]; the service itself expires idle ones.
+#[derive(Debug, Default)]
+struct SessionTokens {
+    known: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl SessionTokens {
+    const CAPACITY: usize = 100_000;
+
+    fn insert(&mut self, token: String) {
+        if self.known.insert(token.clone()) {
+            self.order.push_back(token);
+        }
+        while self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.known.remove(&old);
+            }
+        }
+    }
+}
+
+/// What [`require_token`] checks against.
+#[derive(Debug)]
+struct Gate {
+    token: Option<AuthToken>,
+    sessions: Mutex<SessionTokens>,
+}
+
+impl Gate {
+    fn is_session(&self, authorization: Option<&[u8]>) -> bool {
+        let Some(bearer) = authorization
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+        else {
+            return false;
+        };
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .known
+            .contains(bearer)
+    }
+}
+
+/// Refuses a request without the token (or a Flight SQL session token handed out to a client
+/// that had it): `Unauthenticated` to gRPC and Flight SQL clients, 401 to REST ones. A request
+/// with the cluster token goes on without its `authorization: Bearer TOKEN` header: Ballista's
+/// Flight SQL service reads a bearer token as the id of a session it handed out, and would
+/// refuse the cluster's.
 async fn require_token(
-    State(token): State<Arc<Option<AuthToken>>>,
+    State(gate): State<Arc<Gate>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = token.as_ref() else {
+    let Some(token) = gate.token.as_ref() else {
         return next.run(request).await;
     };
     let headers = request.headers();
     let header = |name: http::header::HeaderName| headers.get(name).map(|v| v.as_bytes());
-    if !token.accepts(
-        header(http::header::AUTHORIZATION),
-        header(http::header::USER_AGENT),
-    ) {
+    let authorization = header(http::header::AUTHORIZATION);
+    if !token.accepts(authorization, header(http::header::USER_AGENT))
+        && !gate.is_session(authorization)
+    {
         let grpc = headers
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|t| t.as_bytes().starts_with(b"application/grpc"));
@@ -171,5 +255,19 @@ async fn require_token(
     {
         request.headers_mut().remove(http::header::AUTHORIZATION);
     }
-    next.run(request).await
+    let handshake = request.uri().path() == HANDSHAKE;
+    let response = next.run(request).await;
+    if handshake
+        && let Some(session) = response
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        gate.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(session.to_string());
+    }
+    response
 }
