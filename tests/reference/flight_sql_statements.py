@@ -1,6 +1,10 @@
 """Runs SQL statements through Arrow Flight SQL (Python ADBC) against a tickflow-scheduler.
 
-Usage: python flight_sql_statements.py grpc://127.0.0.1:PORT < statements.json
+Usage: python flight_sql_statements.py grpc://127.0.0.1:PORT [AUTHORIZATION] < statements.json
+AUTHORIZATION, when given, is sent as the `authorization` header of every call (ADBC's
+`adbc.flight.sql.authorization_header`), e.g. "Bearer TOKEN"; or, written `password=TOKEN`, the
+connection authenticates with the Flight handshake (ADBC's `username` / `password`) and gets a
+session of its own, as a scheduler started with --auth-token-file requires.
 The input is a JSON list of SQL statements, run in order in one connection. For each statement
 one JSON object is printed on stdout: {"schema": HEX, "rows": [[str, ...], ...]}, where HEX is
 the Arrow IPC encoding of the result's schema as the client received it (so the Rust test can
@@ -23,8 +27,21 @@ def run(conn, sql):
 
 def main() -> None:
     uri = sys.argv[1]
+    db_kwargs = {}
+    if len(sys.argv) > 2:
+        if sys.argv[2].startswith("password="):
+            db_kwargs["username"] = "tickflow"
+            db_kwargs["password"] = sys.argv[2][len("password="):]
+        else:
+            db_kwargs["adbc.flight.sql.authorization_header"] = sys.argv[2]
     statements = json.load(sys.stdin)
-    with flight_sql.connect(uri) as conn:
+    try:
+        conn = flight_sql.connect(uri, db_kwargs=db_kwargs)
+    except Exception as e:  # a refused connection: every statement reports it
+        for _ in statements:
+            print(json.dumps({"error": f"{type(e).__name__}: {e}"}), flush=True)
+        return
+    with conn:
         for sql in statements:
             try:
                 result = run(conn, sql)

@@ -101,6 +101,8 @@ pub struct Cluster {
     pub url: String,
     /// The scheduler's port (gRPC, REST and, with Flight SQL on, Flight SQL).
     pub port: u16,
+    /// Each executor's Flight (shuffle and result) port.
+    pub executor_ports: Vec<u16>,
     scheduler: Process,
     executors: Vec<Process>,
     dir: tempfile::TempDir,
@@ -157,6 +159,7 @@ impl Cluster {
         let mut cluster = Cluster {
             url: format!("df://127.0.0.1:{port}"),
             port,
+            executor_ports: Vec::new(),
             scheduler,
             executors: Vec::new(),
             dir,
@@ -164,6 +167,8 @@ impl Cluster {
         for i in 0..executors {
             let work = cluster.dir.path().join(format!("work{i}"));
             std::fs::create_dir_all(&work).expect("work dir");
+            let flight_port = free_port();
+            cluster.executor_ports.push(flight_port);
             let mut args: Vec<String> = vec![
                 "--bind-host".into(),
                 "127.0.0.1".into(),
@@ -174,7 +179,7 @@ impl Cluster {
                 "--scheduler-port".into(),
                 port.to_string(),
                 "--bind-port".into(),
-                free_port().to_string(),
+                flight_port.to_string(),
                 "--bind-grpc-port".into(),
                 free_port().to_string(),
                 "--bind-health-port".into(),
@@ -222,12 +227,12 @@ impl Cluster {
         }
     }
 
-    /// Tasks executor `i` has started so far (its "Execute task" log lines).
+    /// Tasks executor `i` has started so far (its log lines "Execute task" when the scheduler
+    /// pushes tasks, "Received task" when the executor pulls them, as with a token).
     pub fn tasks_run(&self, i: usize) -> usize {
-        std::fs::read_to_string(&self.executors[i].log)
-            .unwrap_or_default()
-            .matches("Execute task")
-            .count()
+        let log = std::fs::read_to_string(&self.executors[i].log).unwrap_or_default();
+        log.matches("Execute task").count()
+            + log.matches("execution_loop: Received task: [").count()
     }
 
     /// Kills executor `i` (SIGKILL: no goodbye to the scheduler).

@@ -54,6 +54,15 @@ pub struct SessionArgs {
         value_name = "df://HOST:PORT"
     )]
     cluster: Option<String>,
+    /// File holding the --cluster's shared secret (the scheduler's --auth-token-file); only
+    /// read with --cluster
+    #[arg(
+        long,
+        global = true,
+        env = "TICKFLOW_AUTH_TOKEN_FILE",
+        value_name = "FILE"
+    )]
+    auth_token_file: Option<PathBuf>,
     /// Run queries on a Ballista scheduler and executor started inside this process
     #[arg(long, global = true, conflicts_with = "cluster")]
     standalone: bool,
@@ -103,7 +112,14 @@ impl SessionArgs {
             batch_size: self.batch_size,
             engine,
         };
-        let ctx = tickflow_cluster::context(&config).await?;
+        let token = self
+            .auth_token_file
+            .as_deref()
+            .filter(|_| matches!(config.engine, Engine::Cluster(_)))
+            .map(tickflow_cluster::auth::AuthToken::read)
+            .transpose()
+            .map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
+        let ctx = tickflow_cluster::context_with_token(&config, token.as_ref()).await?;
         let engine = config.engine;
         let mut catalog =
             Catalog::open(self.catalog.clone().unwrap_or_else(Catalog::default_path))?;

@@ -3,7 +3,8 @@
 //! Statements end at `;` and may span lines; backslash commands (`\?` lists them) take one line.
 //! Each statement runs on its own: an error prints `error: ...` and the REPL goes on. Ctrl-C
 //! cancels the running query (or clears the line being typed); Ctrl-D quits. History persists in
-//! `$TICKFLOW_HISTORY`, else `tickflow/history` in the config directory.
+//! `$TICKFLOW_HISTORY`, else `tickflow/history` in the config directory, with the values of
+//! secret settings (`SET s3.secret_access_key = ..`) redacted ([`redact`]).
 //!
 //! With stdin not a terminal (a pipe or file) the REPL reads it line by line, prints no prompt or
 //! banner, so stdout holds only results, and exits 0 at the end of input; a last statement
@@ -11,6 +12,7 @@
 
 mod commands;
 mod helper;
+mod redact;
 mod statements;
 
 use std::fs::File;
@@ -139,8 +141,9 @@ pub async fn run(session: &mut Session) -> Result<()> {
                     continue;
                 };
                 if let Some(path) = &history {
+                    // Secret values never reach the history file (`redact`).
                     let saved = editor
-                        .add_history_entry(input.trim_end())
+                        .add_history_entry(redact::redact(input.trim_end()))
                         .and_then(|_| append_history(&mut editor, path));
                     if let Err(e) = saved
                         && !history_warned

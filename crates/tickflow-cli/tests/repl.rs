@@ -30,6 +30,26 @@ fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&assert.get_output().stdout).into_owned()
 }
 
+/// A secret typed at the prompt is used, and is not written to the history file (issue 21).
+#[test]
+fn secrets_stay_out_of_the_history_file() {
+    let dir = tempdir();
+    repl(
+        dir.path(),
+        "SET s3.secret_access_key = 'hunter2-secret';\n\
+         SELECT value FROM information_schema.df_settings \
+         WHERE name = 's3.secret_access_key';\n",
+    )
+    .success()
+    .stdout(contains("hunter2-secret"));
+    let history = std::fs::read_to_string(dir.path().join("h")).expect("the history file");
+    assert!(!history.contains("hunter2-secret"), "{history}");
+    assert!(
+        history.contains("SET s3.secret_access_key = '<redacted>';"),
+        "{history}"
+    );
+}
+
 #[test]
 fn multi_line_query() {
     let dir = tempdir();

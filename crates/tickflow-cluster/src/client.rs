@@ -17,8 +17,12 @@ use datafusion::execution::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tonic::Code;
 
+use crate::auth::{self, AuthToken};
 use crate::roles::{self, ClusterRole, logical_codec, physical_codec};
 use tickflow_engine::error_chain::error_chain;
+
+/// The user agent of a client's connections to the executors (tonic appends its own).
+pub const CLIENT_AGENT: &str = "tickflow";
 
 /// Port of a `df://HOST` URL without one (Ballista's default scheduler port).
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
@@ -55,7 +59,10 @@ pub fn scheduler_address(url: &str) -> Result<String> {
 /// gRPC call there. Ballista's client connects lazily, at the first query, and would otherwise
 /// report an unreachable scheduler only then; a TCP connect alone would also accept any port
 /// that merely listens.
-pub async fn check_scheduler(url: &str) -> Result<()> {
+///
+/// With a `token`, the call carries it; a scheduler that refuses the call (no token, or not its
+/// token) is reported as such.
+pub async fn check_scheduler(url: &str, token: Option<&AuthToken>) -> Result<()> {
     let address = scheduler_address(url)?;
     let unreachable = |why: Unreachable| {
         DataFusionError::Execution(format!(
@@ -63,34 +70,60 @@ pub async fn check_scheduler(url: &str) -> Result<()> {
              there? Start one with `tickflow-scheduler --bind-port PORT`, or use --standalone"
         ))
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, ask_scheduler(address)).await {
+    match tokio::time::timeout(CONNECT_TIMEOUT, ask_scheduler(address, token)).await {
         Ok(Ok(())) => Ok(()),
+        Ok(Err(Unreachable::Refused(why))) => Err(DataFusionError::Execution(format!(
+            "the Ballista scheduler at {url} refused this client ({why}): {}",
+            if token.is_some() {
+                "its token differs from the one of --auth-token-file"
+            } else {
+                "it requires the cluster's token, pass --auth-token-file FILE"
+            }
+        ))),
         Ok(Err(why)) => Err(unreachable(why)),
-        Err(_) => Err(unreachable(Unreachable(format!(
+        Err(_) => Err(unreachable(Unreachable::Transport(format!(
             "no answer within {} s",
             CONNECT_TIMEOUT.as_secs()
         )))),
     }
 }
 
-/// Why a scheduler did not answer: the transport error and its causes, on one line.
+/// Why a scheduler did not answer: the transport error and its causes, on one line; or its
+/// refusal of this client.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Unreachable(String);
+enum Unreachable {
+    #[error("{0}")]
+    Transport(String),
+    #[error("{0}")]
+    Refused(String),
+}
 
 /// One round trip to the scheduler: the status of a job that does not exist. Any reply from the
 /// scheduler itself, "no such job" included, means it is there; transport failures mean it is not.
-async fn ask_scheduler(address: String) -> std::result::Result<(), Unreachable> {
+async fn ask_scheduler(
+    address: String,
+    token: Option<&AuthToken>,
+) -> std::result::Result<(), Unreachable> {
     let mut client = SchedulerGrpcClient::connect(address)
         .await
-        .map_err(|e| Unreachable(error_chain(&e)))?;
-    let probe = GetJobStatusParams {
+        .map_err(|e| Unreachable::Transport(error_chain(&e)))?;
+    let mut probe = tonic::Request::new(GetJobStatusParams {
         job_id: "tickflow-connection-check".to_string(),
-    };
+    });
+    if let Some(token) = token {
+        let value = token
+            .bearer()
+            .parse()
+            .map_err(|_| Unreachable::Transport("the token is not a header value".into()))?;
+        probe.metadata_mut().insert("authorization", value);
+    }
     match client.get_job_status(probe).await {
         Ok(_) => Ok(()),
         Err(status) if matches!(status.code(), Code::Unavailable | Code::Unknown) => {
-            Err(Unreachable(error_chain(&status)))
+            Err(Unreachable::Transport(error_chain(&status)))
+        }
+        Err(status) if status.code() == Code::Unauthenticated => {
+            Err(Unreachable::Refused(status.message().to_string()))
         }
         Err(_) => Ok(()),
     }
@@ -167,10 +200,24 @@ fn client_context(ctx: SessionContext) -> Result<SessionContext> {
 }
 
 /// A context whose queries run on the Ballista cluster whose scheduler is at `url`
-/// (`df://HOST:PORT`).
-pub async fn remote_context(url: &str, config: SessionConfig) -> Result<SessionContext> {
-    check_scheduler(url).await?;
+/// (`df://HOST:PORT`); with a `token`, every call to the scheduler (Ballista's gRPC metadata)
+/// and every result fetch from an executor (its user agent, [`crate::auth`]) carries it.
+pub async fn remote_context(
+    url: &str,
+    config: SessionConfig,
+    token: Option<&AuthToken>,
+) -> Result<SessionContext> {
+    check_scheduler(url, token).await?;
     let address = scheduler_address(url)?;
+    let config = match token {
+        Some(token) => config
+            .with_ballista_grpc_metadata([("authorization".to_string(), token.bearer())].into())
+            .with_ballista_override_create_grpc_client_endpoint(auth::endpoint_override(
+                CLIENT_AGENT,
+                Some(token.clone()),
+            )),
+        None => config,
+    };
     let ctx = SessionContext::remote_with_state(&address, client_state(config)?).await?;
     client_context(ctx)
 }
@@ -240,7 +287,7 @@ mod tests {
         };
         let url = format!("df://{addr}");
         let started = std::time::Instant::now();
-        let err = check_scheduler(&url)
+        let err = check_scheduler(&url, None)
             .await
             .expect_err("nothing answers there");
         let took = started.elapsed();
@@ -262,7 +309,7 @@ mod tests {
             .unwrap_or(9);
         let url = format!("df://127.0.0.1:{port}");
         let started = std::time::Instant::now();
-        let Err(err) = remote_context(&url, SessionConfig::new()).await else {
+        let Err(err) = remote_context(&url, SessionConfig::new(), None).await else {
             panic!("nothing listens on {url}");
         };
         let err = err.to_string();

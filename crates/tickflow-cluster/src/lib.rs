@@ -23,8 +23,10 @@
 //! A client must connect with the same codecs as the servers: `tickflow --cluster df://HOST:PORT`.
 //! The map of the whole project is `ARCHITECTURE.md`.
 
+pub mod auth;
 pub mod client;
 pub mod codec;
+pub mod data_policy;
 pub mod distributed;
 pub mod empty_relation;
 mod file_format_options;
@@ -37,6 +39,8 @@ pub mod partition_flight;
 pub mod path_tables;
 pub mod process;
 pub mod roles;
+pub mod scheduler_service;
+pub mod server_flags;
 pub mod shuffle_merge;
 pub mod shuffle_order;
 pub mod stage_plan;
@@ -53,6 +57,14 @@ pub use process::{Logging, executor_config, scheduler_config};
 /// A session on the engine `config` names: local, in-process Ballista, or a Ballista cluster
 /// (which must answer within a few seconds).
 pub async fn context(config: &EngineConfig) -> Result<SessionContext> {
+    context_with_token(config, None).await
+}
+
+/// As [`context`], sending `token` to a cluster that requires one (`--auth-token-file`).
+pub async fn context_with_token(
+    config: &EngineConfig,
+    token: Option<&auth::AuthToken>,
+) -> Result<SessionContext> {
     match &config.engine {
         Engine::Local => tickflow_engine::local_context(config),
         Engine::Standalone => {
@@ -61,6 +73,6 @@ pub async fn context(config: &EngineConfig) -> Result<SessionContext> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             standalone_context(config.session_config(), slots).await
         }
-        Engine::Cluster(url) => remote_context(url, config.session_config()).await,
+        Engine::Cluster(url) => remote_context(url, config.session_config(), token).await,
     }
 }

@@ -16,7 +16,7 @@
 //! fetches a job's result with `DoGet` straight from the executors) cannot decode dictionary
 //! messages (`Unable to convert flight data header to a record batch`), so it keeps getting
 //! Ballista's hydrated stream. The scheduler's connections to the executors carry the user agent
-//! [`SCHEDULER_AGENT`] ([`scheduler_client_endpoint`], set by `tickflow-scheduler`), and only a
+//! [`SCHEDULER_AGENT`] (set by `tickflow-scheduler`, [`crate::process::scheduler_config`]), and only a
 //! `DoGet` with it is served here, when it fetches a whole shuffle partition whose schema has a
 //! dictionary column. Everything else (other requests, byte ranges, the block transport
 //! Ballista's shuffle reads use, which moves the files' bytes and keeps dictionaries already) is
@@ -57,20 +57,15 @@ use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::stream::BoxStream;
 use futures::{SinkExt, Stream, StreamExt, TryStreamExt};
-use tonic::transport::Endpoint;
+use tonic::service::interceptor::InterceptedService;
+
+use crate::auth::{self, AuthToken};
 use tonic::{Request, Response, Status, Streaming};
 
-/// The user agent of the scheduler's gRPC clients to the executors (tonic appends its own).
+/// The user agent of the scheduler's gRPC clients to the executors (tonic appends its own; with
+/// a token, [`crate::auth`] puts it in between), by which an executor knows a `DoGet` from the
+/// scheduler's Flight proxy.
 pub const SCHEDULER_AGENT: &str = "tickflow-scheduler";
-
-/// The scheduler's gRPC client endpoints (Ballista's `override_create_grpc_client_endpoint`):
-/// Ballista's, with the user agent [`SCHEDULER_AGENT`], by which an executor knows a `DoGet`
-/// from the scheduler's Flight proxy.
-pub fn scheduler_client_endpoint(
-    endpoint: Endpoint,
-) -> Result<Endpoint, Box<dyn std::error::Error + Send + Sync>> {
-    Ok(endpoint.user_agent(SCHEDULER_AGENT)?)
-}
 
 /// Whether `request` comes from the scheduler's Flight proxy (so, a Flight SQL client).
 fn from_scheduler<T>(request: &Request<T>) -> bool {
@@ -87,24 +82,29 @@ type BoxedFlightStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send 
 type Batches = BoxStream<'static, Result<RecordBatch, FlightError>>;
 
 /// The executor's Flight server (Ballista's `override_arrow_flight_service`): Ballista's server
-/// settings and message size limits, serving [`PartitionFlightService`].
+/// settings and message size limits, serving [`PartitionFlightService`]; with a `token`, only
+/// to requests that carry it ([`crate::auth`]).
 pub fn flight_server(
     max_decoding_message_size: usize,
     max_encoding_message_size: usize,
+    token: Option<AuthToken>,
 ) -> Arc<ballista_executor::ArrowFlightServerProvider> {
     Arc::new(
         move |work_dir: String,
               address: SocketAddr,
               mut shutdown: Shutdown,
               config: GrpcServerConfig| {
+            let token = token.clone();
             tokio::spawn(async move {
                 tracing::info!("arrow flight server listening on: {address:?}");
+                let service = FlightServiceServer::new(PartitionFlightService::new(work_dir))
+                    .max_decoding_message_size(max_decoding_message_size)
+                    .max_encoding_message_size(max_encoding_message_size);
+                let check = move |request: Request<()>| {
+                    auth::check(token.as_ref(), request.metadata()).map(|()| request)
+                };
                 create_grpc_server(&config)
-                    .add_service(
-                        FlightServiceServer::new(PartitionFlightService::new(work_dir))
-                            .max_decoding_message_size(max_decoding_message_size)
-                            .max_encoding_message_size(max_encoding_message_size),
-                    )
+                    .add_service(InterceptedService::new(service, check))
                     .serve_with_shutdown(address, shutdown.recv())
                     .await
                     .map_err(BallistaError::TonicError)

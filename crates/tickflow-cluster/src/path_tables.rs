@@ -100,6 +100,7 @@ mod tests {
     fn scheduler_context() -> Result<SessionContext> {
         Ok(SessionContext::new_with_state(scheduler_session(
             session_config(),
+            None,
         )?))
     }
 

@@ -20,7 +20,9 @@ use tickflow_engine::Role;
 use tickflow_plan::PlanExtension;
 
 use crate::codec::{TickflowLogicalCodec, TickflowPhysicalCodec};
+use crate::data_policy::{DataPolicy, server_runtime, write_check};
 use crate::distributed::DistributedPlanning;
+use datafusion::execution::session_state::SessionStateBuilder;
 
 /// The settings a server session starts from (Ballista's, with `information_schema` on and
 /// tickflow's codecs); a client's own settings are applied on top.
@@ -75,12 +77,20 @@ pub fn session_state(role: ClusterRole, config: SessionConfig) -> Result<Session
 
 /// The scheduler's session for a job (Ballista's override session builder). Flight SQL text is
 /// planned here, so files can be queried by path as in a local session
-/// ([`crate::path_tables`]).
-pub fn scheduler_session(config: SessionConfig) -> Result<SessionState> {
-    Ok(crate::path_tables::with_path_tables(session_state(
-        ClusterRole::Scheduler,
-        config,
-    )?))
+/// ([`crate::path_tables`]); every location it lists or reads follows `policy`, and the job's
+/// `cache.*` settings are ignored ([`crate::data_policy`]).
+pub fn scheduler_session(
+    config: SessionConfig,
+    policy: Option<&Arc<DataPolicy>>,
+) -> Result<SessionState> {
+    let runtime = server_runtime(&config, policy).build_arc()?;
+    let state = session_state(ClusterRole::Scheduler, config)?;
+    let mut builder = SessionStateBuilder::new_from_existing(state).with_runtime_env(runtime);
+    if let Some(policy) = policy {
+        builder = builder.with_physical_optimizer_rule(write_check(Arc::clone(policy)));
+    }
+    let state = builder.build();
+    Ok(crate::path_tables::with_path_tables(state))
 }
 
 /// The executors' function registry, taken from a full session (DataFusion's scalar, nested,
@@ -91,13 +101,15 @@ pub fn function_registry() -> Result<BallistaFunctionRegistry> {
 }
 
 /// The runtime of an executor's task, built from the settings of the job's session: its object
-/// stores follow the client's `SET s3.…` and friends ([`tickflow_engine::storage`]); spill files go to the
-/// executor's work directory, as with Ballista's own producer.
+/// stores follow the client's `SET s3.…` and friends ([`tickflow_engine::storage`]) but not its
+/// `cache.*`, under `policy` ([`crate::data_policy`]); spill files go to the executor's work
+/// directory, as with Ballista's own producer.
 pub fn task_runtime(
     work_dir: Option<String>,
+    policy: Option<Arc<DataPolicy>>,
 ) -> impl Fn(&SessionConfig) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
     move |config: &SessionConfig| {
-        let mut builder = tickflow_engine::storage::runtime_builder(config);
+        let mut builder = server_runtime(config, policy.as_ref());
         if let Some(dir) = &work_dir {
             builder = builder.with_temp_file_path(dir.clone());
         }
@@ -137,6 +149,7 @@ mod tests {
     async fn the_scheduler_session_plans_tickflow_sql() -> Result<()> {
         let ctx = datafusion::prelude::SessionContext::new_with_state(scheduler_session(
             session_config(),
+            None,
         )?);
         let batches = ctx
             .sql("SELECT count(*) FROM time_bucket('1 hour', TIMESTAMP '2024-01-02 00:00:00', TIMESTAMP '2024-01-03 00:00:00')")

@@ -4,6 +4,7 @@
 //! whole project is `ARCHITECTURE.md`.
 
 pub mod bars;
+pub mod bookkeeping;
 pub mod catalog;
 pub mod error;
 pub mod error_chain;

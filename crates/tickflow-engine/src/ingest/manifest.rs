@@ -93,7 +93,15 @@ impl Manifest {
 
     /// A manifest read from `what` (a path or URL, for the message).
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self> {
-        serde_json::from_slice(bytes).context(format!("{what}: not a tickflow ingest manifest"))
+        let manifest: Manifest = serde_json::from_slice(bytes)
+            .context(format!("{what}: not a tickflow ingest manifest"))?;
+        // Ingest removes a replaced source's outputs by these names.
+        for entry in manifest.sources.values() {
+            for output in &entry.outputs {
+                crate::bookkeeping::relative_inside(what, output)?;
+            }
+        }
+        Ok(manifest)
     }
 
     pub fn to_json(&self) -> Result<Vec<u8>> {
@@ -139,6 +147,24 @@ pub fn fnv1a64(data: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ingest removes a replaced source's outputs by the manifest's names: names outside the
+    /// table are refused when the manifest is read.
+    #[test]
+    fn a_manifest_naming_outputs_outside_the_table_is_refused() {
+        for output in ["../../victim.parquet", "/etc/passwd"] {
+            let json = serde_json::json!({
+                "sources": {"/in/a.csv": {
+                    "size": 1, "hash": "0", "rows": 1, "rejected": 0,
+                    "outputs": ["date=2024-01-02/ok.parquet", output]
+                }}
+            });
+            let err = Manifest::from_json(json.to_string().as_bytes(), "t/_tickflow/ingest.json")
+                .expect_err(output)
+                .to_string();
+            assert!(err.contains(output) && err.contains("ingest.json"), "{err}");
+        }
+    }
 
     #[test]
     fn manifests_from_before_runs_and_layouts() {

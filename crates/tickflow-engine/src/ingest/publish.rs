@@ -195,6 +195,12 @@ pub fn recover(dir: &Path) -> Result<Option<u32>> {
         "{}: not a tickflow publication journal",
         path.display()
     ))?;
+    // Finishing moves, removes and deletes by these names.
+    let shown = path.display().to_string();
+    crate::bookkeeping::file_name(&shown, &journal.staging)?;
+    for name in journal.moves.iter().chain(&journal.removes) {
+        crate::bookkeeping::relative_inside(&shown, name)?;
+    }
     if journal.pid != std::process::id() && process_alive(journal.pid) {
         return Err(Error::invalid(format!(
             "{}: another ingest (pid {}) is publishing into {}; wait for it to finish (if no ingest is running, remove {} and its staging directory {})",
@@ -329,6 +335,26 @@ mod tests {
         assert_eq!(manifest.partitioning.as_deref(), Some("month"));
         // Nothing left to finish.
         assert_eq!(recover(dir).expect("nothing to do"), None);
+    }
+
+    /// A journal edited to name files outside the table: nothing outside is removed or moved.
+    #[test]
+    fn a_journal_naming_paths_outside_the_table_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("table");
+        fs::create_dir_all(&dir).expect("mkdir");
+        let victim = tmp.path().join("victim.txt");
+        fs::write(&victim, "keep me").expect("write");
+        let absolute = victim.display().to_string();
+        for removes in [["../victim.txt"], [absolute.as_str()]] {
+            journal_of(&dir, u32::MAX, &[], &removes);
+            let err = recover(&dir).expect_err("outside").to_string();
+            assert!(
+                err.contains(removes[0]) && err.contains("publishing.json"),
+                "{err}"
+            );
+            assert!(victim.exists(), "recover removed {}", victim.display());
+        }
     }
 
     #[cfg(unix)]

@@ -1,9 +1,10 @@
 //! The local disk cache of remote objects: fixed-size blocks of each object, least recently used
 //! evicted first, safe to share between processes.
 //!
-//! - **Keys.** A block is stored at `DIR/blocks-<block size>/<hh>/<hash of the URL>-<n>.blk` and
-//!   its header holds the object's URL, its version (ETag, or last-modified and size when the
-//!   store has no ETag), its size and the block number. A block is served only when the URL
+//! - **Keys.** A block is stored at `DIR/blocks-<block size>/<hh>/<hash of the key>-<n>.blk` and
+//!   its header holds the key (the object's URL and its store's identity: endpoint, region,
+//!   account, see [`super::remote_store::RemoteStore::with_identity`]), its version (ETag, or
+//!   last-modified and size when the store has no ETag), its size and the block number. A block is served only when the key
 //!   matches and the version is the one the server reports now ([`super::remote_store`] asks), so
 //!   a changed object is never served from the cache, and a hash collision cannot serve another
 //!   object's bytes.

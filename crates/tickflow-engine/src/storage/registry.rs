@@ -144,8 +144,10 @@ impl StoreRegistry {
         // A cloud store: the environment, then tickflow's retry and timeout defaults, then the
         // session's options (which may set the timeouts again). The three builders share no
         // trait, hence a macro.
+        // The store's identity (`$identity`: the keys that say which service a bucket is on) is
+        // part of its cache keys (`RemoteStore::with_identity`).
         macro_rules! configured {
-            ($builder:ty, $key:ty, $url:expr, $options:expr) => {{
+            ($builder:ty, $key:ty, $url:expr, $options:expr, [$($identity:ident),*]) => {{
                 type K = $key;
                 let mut b = <$builder>::from_env()
                     .with_url($url)
@@ -155,31 +157,40 @@ impl StoreRegistry {
                 for (k, v) in $options.values() {
                     b = b.with_config(K::from_str(&k).map_err(failed)?, v);
                 }
-                Arc::new(b.build().map_err(failed)?)
+                let identity = [$(K::$identity),*]
+                    .iter()
+                    .filter_map(|k| b.get_config_value(k).map(|v| format!("{k:?}={v}")))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let store: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(failed)?);
+                (store, identity)
             }};
         }
-        let inner: Arc<dyn ObjectStore> = match url.scheme() {
+        let (inner, identity): (Arc<dyn ObjectStore>, String) = match url.scheme() {
             "s3" | "s3a" => configured!(
                 object_store::aws::AmazonS3Builder,
                 object_store::aws::AmazonS3ConfigKey,
                 base_url.replacen("s3a://", "s3://", 1),
-                self.options.s3
+                self.options.s3,
+                [Endpoint, Region]
             ),
             "az" | "azure" | "abfs" | "abfss" | "adl" => configured!(
                 object_store::azure::MicrosoftAzureBuilder,
                 object_store::azure::AzureConfigKey,
                 base_url.as_str(),
-                self.options.azure
+                self.options.azure,
+                [AccountName, Endpoint, UseEmulator, UseFabricEndpoint]
             ),
             "gs" => configured!(
                 object_store::gcp::GoogleCloudStorageBuilder,
                 object_store::gcp::GoogleConfigKey,
                 base_url.as_str(),
-                self.options.gcs
+                self.options.gcs,
+                [BaseUrl]
             ),
             "http" | "https" => {
                 use object_store::http::HttpBuilder;
-                Arc::new(
+                let store: Arc<dyn ObjectStore> = Arc::new(
                     HttpBuilder::new()
                         .with_url(base_url.as_str())
                         .with_retry(retry)
@@ -188,7 +199,9 @@ impl StoreRegistry {
                         .with_config(ClientConfigKey::Timeout, timeout)
                         .build()
                         .map_err(failed)?,
-                )
+                );
+                // The host is in the URL already.
+                (store, String::new())
             }
             other => {
                 return Err(DataFusionError::Plan(format!(
@@ -201,7 +214,7 @@ impl StoreRegistry {
         if let Some(cache) = &cache {
             tracing::debug!("{key}: cached in {}", cache.root().display());
         }
-        Ok(RemoteStore::new(inner, base_url, cache))
+        Ok(RemoteStore::new(inner, base_url, cache).with_identity(identity))
     }
 
     /// The disk cache these options ask for, or `None` when it is off.

@@ -41,6 +41,10 @@ pub struct RemoteStore {
     /// `s3://bucket`, `az://container`, ...: what a location is appended to in messages.
     base: String,
     cache: Option<Arc<BlockCache>>,
+    /// Which store `base` is on (its endpoint, account, region), part of every cache key: the
+    /// same `s3://bucket/key` on another endpoint is another object, and the cache (shared by
+    /// every session and process) must not serve one's bytes for the other.
+    identity: String,
 }
 
 impl RemoteStore {
@@ -49,6 +53,22 @@ impl RemoteStore {
             inner,
             base: base.trim_end_matches('/').to_string(),
             cache,
+            identity: String::new(),
+        }
+    }
+
+    /// This store with `identity` (see the field) in its cache keys.
+    pub fn with_identity(mut self, identity: String) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// The cache key of `location`: its URL, and the store's identity when it has one.
+    fn cache_key(&self, location: &Path) -> String {
+        if self.identity.is_empty() {
+            self.url(location)
+        } else {
+            format!("{} @ {}", self.url(location), self.identity)
         }
     }
 
@@ -87,6 +107,7 @@ impl RemoteStore {
         mut known: Option<ObjectMeta>,
     ) -> Result<(Vec<Bytes>, ObjectMeta)> {
         let url = self.url(location);
+        let key = self.cache_key(location);
         let bs = cache.block_size();
         let mut needed = Vec::new();
         for r in ranges.iter().filter(|r| r.start < r.end) {
@@ -96,7 +117,7 @@ impl RemoteStore {
         needed.dedup();
         for _ in 0..ATTEMPTS {
             let found = {
-                let (cache, key, needed) = (Arc::clone(cache), url.clone(), needed.clone());
+                let (cache, key, needed) = (Arc::clone(cache), key.clone(), needed.clone());
                 tokio::task::spawn_blocking(move || {
                     needed
                         .into_iter()
@@ -184,13 +205,13 @@ impl RemoteStore {
                 return Ok((ranges.iter().map(|_| Bytes::new()).collect(), meta));
             };
             if !new_blocks.is_empty() || !hits.is_empty() {
-                let (cache, url, version) = (Arc::clone(cache), url.clone(), version.clone());
+                let (cache, key, version) = (Arc::clone(cache), key.clone(), version.clone());
                 let _ = tokio::task::spawn_blocking(move || {
                     for (b, data) in new_blocks {
-                        cache.write(&url, &version, b, &data);
+                        cache.write(&key, &version, b, &data);
                     }
                     for b in hits {
-                        cache.touch(&url, b);
+                        cache.touch(&key, b);
                     }
                 })
                 .await;
@@ -499,6 +520,42 @@ mod tests {
         let cache = Arc::new(BlockCache::open(dir.path(), 4096, 1 << 30).expect("cache"));
         let store = RemoteStore::new(inner.clone(), "mem://b".into(), Some(cache));
         (dir, inner, store)
+    }
+
+    /// The same bucket and key on two endpoints are two objects: a job that names its own
+    /// endpoint, answering with the same ETag and size as the real object, is not served the
+    /// real object's cached bytes (issue 21).
+    #[tokio::test]
+    async fn stores_on_other_endpoints_do_not_share_cached_blocks() -> Result<()> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = Arc::new(BlockCache::open(dir.path(), 4096, 1 << 30).expect("cache"));
+        let real = Arc::new(InMemory::new());
+        real.put(&Path::from("k"), PutPayload::from_static(b"the real bytes"))
+            .await?;
+        let fake = Arc::new(InMemory::new());
+        fake.put(&Path::from("k"), PutPayload::from_static(b"someone else's"))
+            .await?;
+        // Same version as far as the cache can tell: ETag "0" and 14 bytes in both.
+        assert_eq!(
+            real.head(&Path::from("k")).await?.e_tag,
+            fake.head(&Path::from("k")).await?.e_tag
+        );
+        let on = |inner: Arc<InMemory>, endpoint: &str| {
+            RemoteStore::new(inner, "s3://b".into(), Some(Arc::clone(&cache)))
+                .with_identity(format!("Endpoint={endpoint}"))
+        };
+        let victim = on(real, "https://s3.amazonaws.com");
+        let attacker = on(fake, "http://attacker.example");
+        let whole = std::slice::from_ref(&(0..14));
+        assert_eq!(
+            victim.get_ranges(&Path::from("k"), whole).await?[0],
+            &b"the real bytes"[..]
+        );
+        assert_eq!(
+            attacker.get_ranges(&Path::from("k"), whole).await?[0],
+            &b"someone else's"[..]
+        );
+        Ok(())
     }
 
     /// Every range read through the cache equals the object's bytes, cold and warm, and a warm

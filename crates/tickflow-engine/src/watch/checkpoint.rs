@@ -101,6 +101,15 @@ impl Layout {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
             Err(e) => return Err(e).context(path.display()),
         };
+        // Outputs are published and the state is read by these names.
+        let shown = path.display().to_string();
+        for (pending, destination) in &checkpoint.outputs {
+            crate::bookkeeping::file_name(&shown, pending)?;
+            crate::bookkeeping::relative_inside(&shown, destination)?;
+        }
+        if let Some(state) = &checkpoint.state {
+            crate::bookkeeping::file_name(&shown, state)?;
+        }
         // Roll forward the committed trigger's outputs.
         for (pending, destination) in &checkpoint.outputs {
             let from = self.pending_dir().join(pending);
@@ -192,6 +201,35 @@ mod tests {
         // Recovering again changes nothing.
         assert_eq!(layout.recover()?, checkpoint);
         assert!(layout.out.join("bars-1.parquet").exists());
+        Ok(())
+    }
+
+    /// A checkpoint edited to publish outside `OUT` (or read a state from elsewhere) is refused
+    /// before anything moves.
+    #[test]
+    fn a_checkpoint_naming_paths_outside_the_output_is_refused() -> Result<()> {
+        let dir = tempfile::tempdir().context("a temporary directory")?;
+        let layout = Layout {
+            out: dir.path().join("bars"),
+        };
+        let mut checkpoint = layout.recover()?;
+        fs::write(layout.pending_dir().join("bars-1.parquet"), b"x").context("pending")?;
+        let escaped = dir.path().join("escaped.parquet");
+        for destination in [
+            "../escaped.parquet".to_string(),
+            escaped.display().to_string(),
+        ] {
+            checkpoint.outputs = vec![("bars-1.parquet".into(), destination.clone())];
+            layout.commit(&checkpoint)?;
+            let err = layout.recover().expect_err("outside").to_string();
+            assert!(err.contains(&destination), "{err}");
+            assert!(!escaped.exists(), "published to {}", escaped.display());
+        }
+        checkpoint.outputs.clear();
+        checkpoint.state = Some("../../state.arrow".into());
+        layout.commit(&checkpoint)?;
+        let err = layout.recover().expect_err("outside").to_string();
+        assert!(err.contains("../../state.arrow"), "{err}");
         Ok(())
     }
 }
