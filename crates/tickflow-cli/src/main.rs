@@ -13,6 +13,8 @@ use tickflow_engine::{Catalog, Engine, EngineConfig};
 
 mod demo;
 mod exec;
+#[cfg(test)]
+mod flag_fuzz;
 mod r#gen; // `gen` is a reserved keyword in edition 2024
 mod ingest;
 mod print;
