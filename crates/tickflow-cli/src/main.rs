@@ -125,6 +125,8 @@ impl SessionArgs {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    // A bad TICKFLOW_CACHE* variable is refused by every subcommand, remote data or not.
+    tickflow_engine::storage::check_environment()?;
     match cli.command {
         // Writing files needs no session (and no cluster).
         Some(Command::Gen(args)) => r#gen::run(args).await,

@@ -230,3 +230,27 @@ fn help_explains_every_option() {
                 .and(predicate::str::contains("--format")),
         );
 }
+
+/// An environment variable that cannot be used is refused, naming it, by every subcommand,
+/// whether or not it reads remote data (once ignored unless an object was read).
+#[test]
+fn a_bad_cache_variable_is_refused_naming_it() {
+    let dir = TempDir::new().expect("tempdir");
+    for (var, value) in [
+        ("TICKFLOW_CACHE_SIZE", "-5"),
+        ("TICKFLOW_CACHE_SIZE", "lots"),
+        ("TICKFLOW_CACHE", "maybe"),
+    ] {
+        tickflow(&dir)
+            .env(var, value)
+            .args(["sql", "-c", "SELECT 1"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(var).and(predicate::str::contains(value)));
+    }
+    tickflow(&dir)
+        .env("TICKFLOW_CACHE_SIZE", "500MB")
+        .args(["sql", "-c", "SELECT 1"])
+        .assert()
+        .success();
+}
