@@ -44,6 +44,11 @@ pub struct Checkpoint {
     /// Whether the live view `OUT/_live/` is kept (`--emit complete`) since the first trigger.
     #[serde(default)]
     pub live: bool,
+    /// The `--source-tz` the trades' local times were read in (IANA name): the same trades
+    /// read in another zone are other instants, so a restart must use it. `None` in a
+    /// checkpoint written before it was recorded (the next commit records it).
+    #[serde(default)]
+    pub source_tz: Option<String>,
     /// Triggers committed so far.
     pub trigger: u64,
     /// Names of the source files done, in the order they were taken.

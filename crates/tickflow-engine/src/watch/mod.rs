@@ -174,6 +174,18 @@ impl Watcher {
                 if checkpoint.live { "with" } else { "without" }
             )));
         }
+        let zone = opts.parse.source_tz.name();
+        match &checkpoint.source_tz {
+            Some(recorded) if checkpoint.trigger > 0 && recorded != zone => {
+                return Err(Error::invalid(format!(
+                    "{} holds trades read with --source-tz {recorded}; it cannot continue with \
+                     --source-tz {zone}: the same local times would be other instants (use \
+                     --source-tz {recorded}, or another --out)",
+                    opts.out.display()
+                )));
+            }
+            _ => checkpoint.source_tz = Some(zone.to_string()),
+        }
         if live {
             let dir = opts.out.join(LIVE_DIR);
             fs::create_dir_all(&dir).context(dir.display())?;
