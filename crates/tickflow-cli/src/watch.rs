@@ -48,6 +48,10 @@ pub struct WatchArgs {
     /// (e.g. 5m, 30s): bars close that much later. Older trades are diverted to OUT/_late
     #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
     pub allowed_lateness: Duration,
+    /// A new file is taken once two listings this far apart find the same size and
+    /// modification time (so a file still being copied in is not read short)
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    pub settle: Duration,
     /// Stop when no new file is waiting (instead of watching on)
     #[arg(long)]
     pub once: bool,
@@ -126,6 +130,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
         },
         storage: Default::default(),
         bars,
+        settle: args.settle,
         emit: match args.emit {
             EmitMode::Append => Emit::Append,
             EmitMode::Complete => Emit::Complete,

@@ -53,6 +53,10 @@ pub struct Checkpoint {
     pub trigger: u64,
     /// Names of the source files done, in the order they were taken.
     pub files: Vec<String>,
+    /// Each file's size and modification time (microseconds) when it was taken: a file that
+    /// changes afterwards is an error. Missing for files taken before this was recorded.
+    #[serde(default)]
+    pub taken: std::collections::BTreeMap<String, (u64, i64)>,
     /// Largest trade timestamp taken so far (UTC nanoseconds): buckets ending at or before it
     /// are closed.
     pub watermark: Option<i64>,
