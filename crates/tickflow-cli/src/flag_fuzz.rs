@@ -95,7 +95,14 @@ fn huge_durations_are_refused_by_clap_naming_the_flag() {
     // Once `Duration::from_secs_f64` panicked on these.
     for flag in ["--interval", "--allowed-lateness"] {
         for v in ["1e20", "1e20s", "-1", "inf", "NaN"] {
-            let argv = ["tickflow", "watch", "in", "--out", "o", &format!("{flag}={v}")];
+            let argv = [
+                "tickflow",
+                "watch",
+                "in",
+                "--out",
+                "o",
+                &format!("{flag}={v}"),
+            ];
             let err = match Cli::try_parse_from(argv) {
                 Ok(_) => panic!("{flag}={v} was taken"),
                 Err(e) => e.to_string(),

@@ -9,8 +9,8 @@ use datafusion::common::Result;
 
 use crate::ingest::source_tz;
 use tickflow_engine::bars::BarWidth;
-use tickflow_engine::storage::options::parse_duration;
 use tickflow_engine::ingest::{Ambiguous, Nonexistent, ParseOptions};
+use tickflow_engine::storage::options::parse_duration;
 use tickflow_engine::watch::bars::BarDefinition;
 use tickflow_engine::watch::{Emit, WatchOptions, Watcher};
 

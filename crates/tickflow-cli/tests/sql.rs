@@ -272,7 +272,13 @@ fn a_compressed_csv_table_reads_its_rows() {
         tickflow(&dir)
             .arg("--table")
             .arg(format!("t={}", path.display()))
-            .args(["sql", "-c", "SELECT sum(a) AS sa, sum(b) AS sb FROM t", "--format", "csv"])
+            .args([
+                "sql",
+                "-c",
+                "SELECT sum(a) AS sa, sum(b) AS sb FROM t",
+                "--format",
+                "csv",
+            ])
             .assert()
             .success()
             .stdout(predicate::str::contains("sa,sb\n4,6"));

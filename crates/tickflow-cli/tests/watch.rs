@@ -189,7 +189,10 @@ fn watch_refuses_a_timestamp_outside_the_range() {
     )
     .expect("write");
     watch_once(&dir, &[]).failure().stderr(
-        predicate::str::contains(format!("{}:3:2: timestamp 1500-01-02 09:30:00", file.display()))
-            .and(predicate::str::contains("outside the range")),
+        predicate::str::contains(format!(
+            "{}:3:2: timestamp 1500-01-02 09:30:00",
+            file.display()
+        ))
+        .and(predicate::str::contains("outside the range")),
     );
 }

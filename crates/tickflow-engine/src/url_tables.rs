@@ -99,7 +99,10 @@ mod tests {
             Ok(_) => panic!("planned a query of an unreachable store"),
             Err(e) => e.to_string(),
         };
-        assert!(err.contains("cannot read 's3://desk/trades.parquet'"), "{err}");
+        assert!(
+            err.contains("cannot read 's3://desk/trades.parquet'"),
+            "{err}"
+        );
         assert!(!err.contains("not found"), "{err}");
         // A name that is neither a URL nor a file is still an unknown table.
         let err = match ctx.sql("SELECT * FROM 'no_such_table'").await {

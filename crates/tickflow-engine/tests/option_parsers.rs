@@ -20,8 +20,8 @@ use tickflow_engine::ingest::{
     Ambiguous, ColType, Nonexistent, Partitioning, RejectLimit, SymbolFromName, parse_schema,
 };
 use tickflow_engine::storage::options::{
-    AzureOptions, CacheOptions, GcsOptions, S3Options, StorageOptions, parse_duration,
-    parse_size, parse_switch,
+    AzureOptions, CacheOptions, GcsOptions, S3Options, StorageOptions, parse_duration, parse_size,
+    parse_switch,
 };
 use tickflow_engine::storage::registry::CacheSettings;
 
@@ -132,12 +132,27 @@ fn field() -> impl Strategy<Value = String> {
 /// conversion to UTC (which runs after every other field is checked).
 fn trade_line() -> impl Strategy<Value = String> {
     let date = prop::sample::select(vec![
-        "2024-01-02", "1500-01-02", "1677-09-21", "1677-09-20", "2262-04-11", "2262-04-12",
-        "9999-12-31", "2024-11-03", "2024-03-10", "2024-02-30",
+        "2024-01-02",
+        "1500-01-02",
+        "1677-09-21",
+        "1677-09-20",
+        "2262-04-11",
+        "2262-04-12",
+        "9999-12-31",
+        "2024-11-03",
+        "2024-03-10",
+        "2024-02-30",
     ]);
     let time = prop::sample::select(vec![
-        "09:30:00", "00:00:00", "00:12:43", "01:30:00", "02:30:00", "23:47:16.854775807",
-        "23:59:59.999999999", "24:00:00", "9:30",
+        "09:30:00",
+        "00:00:00",
+        "00:12:43",
+        "01:30:00",
+        "02:30:00",
+        "23:47:16.854775807",
+        "23:59:59.999999999",
+        "24:00:00",
+        "9:30",
     ]);
     let price = prop::sample::select(vec!["185.64", "0.0001", "99999999999999.9999", "-1", "1e3"]);
     (date, time, price).prop_map(|(d, t, p)| format!("{d},{t},AAPL,{p},100,Q,,1"))

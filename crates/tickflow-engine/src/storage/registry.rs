@@ -28,9 +28,7 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 use url::Url;
 
 use super::block_cache::{self, BlockCache};
-use super::options::{
-    SessionStorage, duration_option, parse_duration, parse_size, parse_switch,
-};
+use super::options::{SessionStorage, duration_option, parse_duration, parse_size, parse_switch};
 use super::remote_store::RemoteStore;
 use crate::error::InvalidValue;
 

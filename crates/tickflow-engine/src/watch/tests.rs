@@ -65,7 +65,10 @@ async fn a_file_still_being_written_is_taken_whole() -> Result<()> {
     let summary = w.trigger().await?.expect("the file is taken");
     writer.await.expect("writer");
     assert_eq!((summary.files, summary.rows), (1, 5000));
-    assert_eq!(w.checkpoint().taken.get("t1.csv").map(|t| t.0), Some(std::fs::metadata(&file).expect("meta").len()));
+    assert_eq!(
+        w.checkpoint().taken.get("t1.csv").map(|t| t.0),
+        Some(std::fs::metadata(&file).expect("meta").len())
+    );
     assert!(w.trigger().await?.is_none());
     Ok(())
 }

@@ -844,7 +844,10 @@ mod tests {
             for ts in [i64::MIN, i64::MIN + 1, -9_223_372_036_000_000_000, i64::MAX] {
                 if let Ok(start) = b.bucket(ts) {
                     let (s, t) = (b.nanos_of(start), b.nanos_of(ts));
-                    assert!(s <= t && t < s + 9 * MINUTE as i128, "{unit:?} {ts} -> {start}");
+                    assert!(
+                        s <= t && t < s + 9 * MINUTE as i128,
+                        "{unit:?} {ts} -> {start}"
+                    );
                 }
             }
             assert!(b.bucket(i64::MIN).is_err() || unit == TimeUnit::Second);

@@ -324,7 +324,10 @@ mod tests {
         assert_eq!(decimal_point(-m, m, (0, 2, 1)), Some(0));
         assert_eq!(decimal_point(m, -m, (0, 2, 1)), Some(0));
         // -M + round(2M / 4) = -M + 5e37 (M/2 ends in .5, away from zero).
-        assert_eq!(decimal_point(-m, m, (0, 4, 1)), Some(-(5 * 10i128.pow(37) - 1)));
+        assert_eq!(
+            decimal_point(-m, m, (0, 4, 1)),
+            Some(-(5 * 10i128.pow(37) - 1))
+        );
         let time: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![0, 1, 4]));
         let value: ArrayRef = Arc::new(
             Decimal128Array::from(vec![Some(-m), None, Some(m)]).with_precision_and_scale(38, 0)?,
@@ -336,7 +339,10 @@ mod tests {
         // A point outside the declared precision (times out of order extrapolate) is an error.
         let time: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![0, 4, 1]));
         let err = interpolate_array(&time, &value).expect_err("does not fit");
-        assert!(err.to_string().contains("does not fit Decimal128(38, 0)"), "{err}");
+        assert!(
+            err.to_string().contains("does not fit Decimal128(38, 0)"),
+            "{err}"
+        );
         Ok(())
     }
 }
