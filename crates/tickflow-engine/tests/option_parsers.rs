@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::atomic::AtomicU64;
 
+use chrono::TimeZone;
 use proptest::prelude::*;
 use proptest::string::string_regex;
 use tickflow_engine::bars::BarWidth;
@@ -205,9 +206,15 @@ proptest! {
                 &AtomicU64::new(0),
             );
             if let Ok(p) = parsed {
-                // Every row kept has a timestamp of its own, in range by construction.
                 prop_assert_eq!(p.batch.num_rows(), p.ts.len());
                 prop_assert_eq!(p.dates.len(), p.ts.len());
+                // Each row's UTC instant falls on its local date in the source zone: a wrapped
+                // timestamp (year 1500 read as 2084) does not.
+                for (&ts, &date) in p.ts.iter().zip(&p.dates) {
+                    let local = opts.source_tz.timestamp_nanos(ts).date_naive();
+                    let days = (local - chrono::NaiveDate::default()).num_days();
+                    prop_assert_eq!(days, i64::from(date), "ts {} in {}", ts, text);
+                }
             }
         }
     }
