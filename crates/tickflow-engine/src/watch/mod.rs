@@ -55,6 +55,7 @@ use crate::error::{Context, Error, Result};
 use crate::ingest::parse::{self, ParseOptions, Shape};
 use crate::ingest::seq::SeqBase;
 use crate::storage::SessionStorage;
+use crate::table_lock::TableLock;
 use bars::{BarDefinition, BarQuery, States};
 use checkpoint::{Checkpoint, LATE_DIR, Layout};
 use live::LIVE_DIR;
@@ -136,6 +137,8 @@ pub struct Watcher {
     /// The new files of the last listing and their (size, modification time): a file is
     /// taken when the next listing finds it the same.
     seen: std::collections::HashMap<String, (u64, i64)>,
+    /// The table is this watcher's while it lives.
+    _lock: TableLock,
 }
 
 /// Columns of the trades a trigger aggregates: ingest's, plus the trade date.
@@ -153,6 +156,12 @@ impl Watcher {
         let layout = Layout {
             out: opts.out.clone(),
         };
+        // Before recovery, which deletes what another watcher may still be writing.
+        let lock = TableLock::acquire(&layout.watch_dir().join("watcher.lock"), "tickflow watch")
+            .map_err(|e| match e {
+            Error::Invalid(v) => Error::invalid(format!("{}: {}", opts.out.display(), v.0)),
+            other => other,
+        })?;
         let mut checkpoint = layout.recover()?;
         let bar_sql = (!opts.bars.is_default()).then(|| opts.bars.text.clone());
         let live = opts.emit == Emit::Complete;
@@ -209,6 +218,7 @@ impl Watcher {
             checkpoint,
             done,
             seen: Default::default(),
+            _lock: lock,
         })
     }
 

@@ -86,12 +86,36 @@ async fn a_file_changed_after_it_was_taken_is_an_error() -> Result<()> {
     let summary = w.trigger().await?.expect("taken");
     assert_eq!(summary.rows, 10);
     append(&file, &trades(10, 5));
-    for mut w in [w, watcher(dir.path(), Duration::from_millis(50)).await?] {
+    for restart in [false, true] {
+        if restart {
+            drop(w);
+            w = watcher(dir.path(), Duration::from_millis(50)).await?;
+        }
         let err = match w.trigger().await {
             Ok(s) => panic!("took {s:?}"),
             Err(e) => e.to_string(),
         };
         assert!(err.contains("t1.csv changed after it was taken"), "{err}");
     }
+    Ok(())
+}
+
+/// A second watcher on one bar table is refused naming the first (once its recovery deleted
+/// the first's pending files); once the first is gone, the table can be watched again.
+#[tokio::test]
+async fn a_second_watcher_on_one_table_is_refused() -> Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("incoming")).expect("mkdir");
+    let first = watcher(dir.path(), Duration::ZERO).await?;
+    let err = match watcher(dir.path(), Duration::ZERO).await {
+        Ok(_) => panic!("two watchers on one table"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains(&format!("in use by process {}", std::process::id())),
+        "{err}"
+    );
+    drop(first);
+    watcher(dir.path(), Duration::ZERO).await?;
     Ok(())
 }
