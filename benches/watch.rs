@@ -52,6 +52,8 @@ fn options(source: &Path, out: &Path, files_per_trigger: usize) -> WatchOptions 
         storage: Default::default(),
         bars: Default::default(),
         emit: Default::default(),
+        // The files are whole before a trigger runs: the second listing follows at once.
+        settle: std::time::Duration::ZERO,
     }
 }
 

@@ -216,7 +216,22 @@ pub async fn register_table_arg(session: &mut Session, arg: &str) -> Result<()> 
     };
     let location = location.replace('\'', "''");
     let name = sql_name(name);
-    let ddl = if lower.ends_with(".csv") || lower.ends_with(".csv.gz") {
+    // A compressed CSV names its compression (DataFusion does not look at the extension: a
+    // `.csv.gz` read as plain text was a UTF-8 error).
+    let compression = [
+        (".csv.gz", "gzip"),
+        (".csv.zst", "zstd"),
+        (".csv.bz2", "bzip2"),
+        (".csv.xz", "xz"),
+    ]
+    .into_iter()
+    .find(|(ext, _)| lower.ends_with(ext));
+    let ddl = if let Some((_, codec)) = compression {
+        format!(
+            "CREATE OR REPLACE EXTERNAL TABLE {name} STORED AS CSV LOCATION '{location}' \
+             OPTIONS ('format.has_header' 'true', 'format.compression' '{codec}')"
+        )
+    } else if lower.ends_with(".csv") {
         format!(
             "CREATE OR REPLACE EXTERNAL TABLE {name} STORED AS CSV LOCATION '{location}' \
              OPTIONS ('format.has_header' 'true')"

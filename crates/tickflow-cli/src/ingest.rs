@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 use datafusion::common::{DataFusionError, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tickflow_engine::ingest::{
-    IngestOptions, ParseOptions, Partitioning, Progress, RejectLimit, Shape, SymbolFromName,
-    create_table_sql, ingest, parse_schema,
+    Ambiguous, IngestOptions, Nonexistent, ParseOptions, Partitioning, Progress, RejectLimit,
+    Shape, SymbolFromName, create_table_sql, ingest, parse_schema,
 };
 
 /// Input shape of the source files.
@@ -91,6 +91,21 @@ pub struct IngestArgs {
     /// Time zone of the timestamps in the files (IANA name); stored as UTC
     #[arg(long, default_value = "America/New_York", value_name = "TZ")]
     pub source_tz: String,
+    /// A local time that happens twice, in the hour repeated when clocks go back in --source-tz:
+    /// raise (an error naming file:line:column, or a reject), earliest (the first instant, still
+    /// daylight saving time) or latest (the second)
+    #[arg(long, default_value = "raise", value_name = "raise|earliest|latest")]
+    pub ambiguous: Ambiguous,
+    /// A local time that never happens, in the hour skipped when clocks go forward in
+    /// --source-tz: raise (an error naming file:line:column, or a reject), shift-forward (the
+    /// first instant after the gap: 02:30 becomes 03:00) or shift-backward (the last nanosecond
+    /// before it)
+    #[arg(
+        long,
+        default_value = "raise",
+        value_name = "raise|shift-forward|shift-backward"
+    )]
+    pub nonexistent: Nonexistent,
     /// How a file's symbol is taken from its name, for any shape without a symbol column:
     /// `prefix` (before the first `_`, else the name without its extensions: BRK.A_full_1min.txt
     /// and BRK.A.csv are BRK.A) or a regex whose first capture group is the symbol
@@ -139,7 +154,7 @@ pub(crate) fn source_tz<Tz: std::str::FromStr>(name: &str) -> Result<Tz> {
 }
 
 impl IngestArgs {
-    fn options(&self) -> Result<IngestOptions> {
+    pub(crate) fn options(&self) -> Result<IngestOptions> {
         let delimiter = match self.delimiter.as_str() {
             "\\t" | "tab" => b'\t',
             d if d.len() == 1 => d.as_bytes()[0],
@@ -166,6 +181,8 @@ impl IngestArgs {
                 delimiter,
                 timestamp_format: self.timestamp_format.clone(),
                 source_tz,
+                ambiguous: self.ambiguous,
+                nonexistent: self.nonexistent,
                 symbol_from_filename: SymbolFromName::parse(
                     self.symbol_from_filename.as_deref().unwrap_or("prefix"),
                 )?,

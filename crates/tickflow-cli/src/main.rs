@@ -13,6 +13,8 @@ use tickflow_engine::{Catalog, Engine, EngineConfig};
 
 mod demo;
 mod exec;
+#[cfg(test)]
+mod flag_fuzz;
 mod r#gen; // `gen` is a reserved keyword in edition 2024
 mod ingest;
 mod print;
@@ -139,6 +141,8 @@ impl SessionArgs {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    // A bad TICKFLOW_CACHE* variable is refused by every subcommand, remote data or not.
+    tickflow_engine::storage::check_environment()?;
     match cli.command {
         // Writing files needs no session (and no cluster).
         Some(Command::Gen(args)) => r#gen::run(args).await,

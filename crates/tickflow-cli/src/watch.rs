@@ -7,9 +7,10 @@ use std::time::Duration;
 use clap::Args;
 use datafusion::common::Result;
 
-use crate::ingest::{err, source_tz};
+use crate::ingest::source_tz;
 use tickflow_engine::bars::BarWidth;
-use tickflow_engine::ingest::ParseOptions;
+use tickflow_engine::ingest::{Ambiguous, Nonexistent, ParseOptions};
+use tickflow_engine::storage::options::parse_duration;
 use tickflow_engine::watch::bars::BarDefinition;
 use tickflow_engine::watch::{Emit, WatchOptions, Watcher};
 
@@ -39,13 +40,18 @@ pub struct WatchArgs {
     /// Files taken per trigger at most
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub files_per_trigger: usize,
-    /// Seconds between looks for new files when none is waiting
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
-    pub interval: f64,
+    /// Time between looks for new files when none is waiting: seconds (5, 0.5) or a duration
+    /// (500ms, 1m), at most a year
+    #[arg(long, default_value = "5", value_name = "SECONDS", value_parser = parse_duration)]
+    pub interval: Duration,
     /// How far behind the latest trade a trade may arrive and still be merged into its bar
     /// (e.g. 5m, 30s): bars close that much later. Older trades are diverted to OUT/_late
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
-    pub allowed_lateness: String,
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub allowed_lateness: Duration,
+    /// A new file is taken once two listings this far apart find the same size and
+    /// modification time (so a file still being copied in is not read short)
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    pub settle: Duration,
     /// Stop when no new file is waiting (instead of watching on)
     #[arg(long)]
     pub once: bool,
@@ -66,6 +72,21 @@ pub struct WatchArgs {
     /// Time zone of the timestamps in the files (IANA name)
     #[arg(long, default_value = "America/New_York", value_name = "TZ")]
     pub source_tz: String,
+    /// A local time that happens twice, in the hour repeated when clocks go back in --source-tz:
+    /// raise (an error naming file:line:column, or a reject), earliest (the first instant, still
+    /// daylight saving time) or latest (the second)
+    #[arg(long, default_value = "raise", value_name = "raise|earliest|latest")]
+    pub ambiguous: Ambiguous,
+    /// A local time that never happens, in the hour skipped when clocks go forward in
+    /// --source-tz: raise (an error naming file:line:column, or a reject), shift-forward (the
+    /// first instant after the gap: 02:30 becomes 03:00) or shift-backward (the last nanosecond
+    /// before it)
+    #[arg(
+        long,
+        default_value = "raise",
+        value_name = "raise|shift-forward|shift-backward"
+    )]
+    pub nonexistent: Nonexistent,
 }
 
 /// `--emit`.
@@ -95,24 +116,21 @@ pub async fn run(args: WatchArgs) -> Result<()> {
     if let Err(e) = Watcher::bar_query(&args.bar_width, &bars).await {
         bad_bars(e);
     }
-    if !(args.interval.is_finite() && args.interval >= 0.0) {
-        return Err(err("--interval must be a number of seconds >= 0"));
-    }
-    let allowed_lateness =
-        tickflow_engine::storage::options::parse_duration(&args.allowed_lateness)
-            .map_err(|e| err(format!("--allowed-lateness: {e}")))?;
     let mut watcher = Watcher::open(WatchOptions {
         source: args.source.clone(),
         out: args.out.clone(),
         width: args.bar_width.clone(),
         files_per_trigger: args.files_per_trigger,
-        allowed_lateness,
+        allowed_lateness: args.allowed_lateness,
         parse: ParseOptions {
             source_tz,
+            ambiguous: args.ambiguous,
+            nonexistent: args.nonexistent,
             ..ParseOptions::default()
         },
         storage: Default::default(),
         bars,
+        settle: args.settle,
         emit: match args.emit {
             EmitMode::Append => Emit::Append,
             EmitMode::Complete => Emit::Complete,
@@ -151,7 +169,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
             }
             None => {
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs_f64(args.interval)) => {}
+                    () = tokio::time::sleep(args.interval) => {}
                     _ = tokio::signal::ctrl_c() => return Ok(()),
                 }
             }

@@ -230,3 +230,57 @@ fn help_explains_every_option() {
                 .and(predicate::str::contains("--format")),
         );
 }
+
+/// An environment variable that cannot be used is refused, naming it, by every subcommand,
+/// whether or not it reads remote data (once ignored unless an object was read).
+#[test]
+fn a_bad_cache_variable_is_refused_naming_it() {
+    let dir = TempDir::new().expect("tempdir");
+    for (var, value) in [
+        ("TICKFLOW_CACHE_SIZE", "-5"),
+        ("TICKFLOW_CACHE_SIZE", "lots"),
+        ("TICKFLOW_CACHE", "maybe"),
+    ] {
+        tickflow(&dir)
+            .env(var, value)
+            .args(["sql", "-c", "SELECT 1"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(var).and(predicate::str::contains(value)));
+    }
+    tickflow(&dir)
+        .env("TICKFLOW_CACHE_SIZE", "500MB")
+        .args(["sql", "-c", "SELECT 1"])
+        .assert()
+        .success();
+}
+
+/// `--table NAME=FILE.csv.gz` (or `.csv.zst`) reads the rows, not the compressed bytes (once a
+/// UTF-8 error from the gzip header).
+#[test]
+fn a_compressed_csv_table_reads_its_rows() {
+    use std::io::Write;
+    let dir = TempDir::new().expect("tempdir");
+    let text = b"a,b\n1,2\n3,4\n";
+    let gz = dir.path().join("t.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text).expect("gzip");
+    std::fs::write(&gz, enc.finish().expect("gzip")).expect("write");
+    let zst = dir.path().join("t.csv.zst");
+    std::fs::write(&zst, zstd::encode_all(&text[..], 3).expect("zstd")).expect("write");
+    for path in [gz, zst] {
+        tickflow(&dir)
+            .arg("--table")
+            .arg(format!("t={}", path.display()))
+            .args([
+                "sql",
+                "-c",
+                "SELECT sum(a) AS sa, sum(b) AS sb FROM t",
+                "--format",
+                "csv",
+            ])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("sa,sb\n4,6"));
+    }
+}

@@ -125,3 +125,74 @@ fn a_missing_bar_file_is_a_bad_argument() {
         ));
     assert!(!dir.path().join("bars").exists(), "nothing is created");
 }
+
+/// `tickflow watch SOURCE --out OUT --once` with more arguments.
+fn watch_once(dir: &TempDir, more: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("tickflow")
+        .expect("binary built")
+        .arg("--catalog")
+        .arg(dir.path().join("c.json"))
+        .env_remove("TICKFLOW_CATALOG")
+        .arg("watch")
+        .arg(dir.path().join("incoming"))
+        .arg("--out")
+        .arg(dir.path().join("bars"))
+        .arg("--once")
+        .args(more)
+        .assert()
+}
+
+const TRADES_HEADER: &str = "date,time,symbol,price,size,exchange,conditions,seq\n";
+
+/// The zone a bar table's trades were read in is recorded: a restart with another one is
+/// refused naming both (once the zones were mixed silently), the same one continues.
+#[test]
+fn a_watch_table_keeps_its_source_zone() {
+    let dir = TempDir::new().expect("tempdir");
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).expect("source dir");
+    std::fs::write(
+        incoming.join("a.csv"),
+        format!("{TRADES_HEADER}2024-01-02,09:30:00,AAPL,185.5,100,Q,,1\n"),
+    )
+    .expect("write");
+    watch_once(&dir, &["--source-tz", "UTC"]).success();
+    std::fs::write(
+        incoming.join("b.csv"),
+        format!("{TRADES_HEADER}2024-01-02,09:31:00,AAPL,185.6,100,Q,,1\n"),
+    )
+    .expect("write");
+    watch_once(&dir, &["--source-tz", "America/New_York"])
+        .failure()
+        .stderr(
+            predicate::str::contains("--source-tz UTC")
+                .and(predicate::str::contains("--source-tz America/New_York")),
+        );
+    watch_once(&dir, &["--source-tz", "UTC"])
+        .success()
+        .stdout(predicate::str::contains("1 file(s)"));
+}
+
+/// A trade time outside the nanosecond range stops the watcher with `file:line:column` (once it
+/// wrapped to 2084 and moved the watermark, diverting every later trade as late).
+#[test]
+fn watch_refuses_a_timestamp_outside_the_range() {
+    let dir = TempDir::new().expect("tempdir");
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).expect("source dir");
+    let file = incoming.join("a.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{TRADES_HEADER}2024-01-02,09:30:00,AAPL,185.5,100,Q,,1\n1500-01-02,09:30:00,AAPL,185.5,100,Q,,2\n"
+        ),
+    )
+    .expect("write");
+    watch_once(&dir, &[]).failure().stderr(
+        predicate::str::contains(format!(
+            "{}:3:2: timestamp 1500-01-02 09:30:00",
+            file.display()
+        ))
+        .and(predicate::str::contains("outside the range")),
+    );
+}

@@ -192,7 +192,7 @@ fn client_state(config: SessionConfig) -> Result<SessionState> {
 /// `ctx` as Ballista made it for a client, with tickflow's functions registered again
 /// (Ballista replaced them with its own list) and files queryable by path.
 fn client_context(ctx: SessionContext) -> Result<SessionContext> {
-    let ctx = ctx.enable_url_table();
+    let ctx = tickflow_engine::url_tables::enable_url_tables(ctx);
     let extensions = tickflow_engine::session::extensions(Some(roles::extension()));
     tickflow_engine::session::register_functions(&mut ctx.state_ref().write(), &extensions)?;
     super::empty_relation::register(&ctx);

@@ -13,6 +13,8 @@ pub mod ingest;
 pub mod params;
 pub mod session;
 pub mod storage;
+pub mod table_lock;
+pub mod url_tables;
 pub mod watch;
 
 pub use catalog::Catalog;

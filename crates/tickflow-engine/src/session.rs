@@ -127,7 +127,9 @@ pub fn register_functions(state: &mut SessionState, extensions: &Extensions) -> 
 pub fn local_context(config: &EngineConfig) -> Result<SessionContext> {
     let state = session_state(Role::Local, config.session_config())?;
     // `SELECT * FROM 'trades.parquet'` works as in DuckDB and datafusion-cli.
-    Ok(SessionContext::new_with_state(state).enable_url_table())
+    Ok(crate::url_tables::enable_url_tables(
+        SessionContext::new_with_state(state),
+    ))
 }
 
 #[cfg(test)]

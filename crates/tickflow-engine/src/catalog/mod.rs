@@ -322,7 +322,24 @@ impl Catalog {
     /// definition is remembered (replacing one of the same name), a `DROP` forgotten. Returns
     /// whether the catalog changed (and was saved).
     pub fn record(&mut self, statement: &Statement, cwd: &Path) -> Result<bool> {
-        if let Some(new) = Definition::from_statement(statement, cwd)? {
+        let Some(new) = Definition::from_statement(statement, cwd)? else {
+            if drop_names(statement)?.is_none() {
+                return Ok(false);
+            }
+            return self.update(statement, None);
+        };
+        self.update(statement, Some(new))
+    }
+
+    /// [`Catalog::record`]'s read-modify-write, under the catalog's lock and on the file as it
+    /// is now: another process may have recorded a table since this one opened it (its entry
+    /// was lost when the old entries were written back).
+    fn update(&mut self, statement: &Statement, new: Option<Definition>) -> Result<bool> {
+        let _lock = self.lock()?;
+        if let Ok(now) = Catalog::open(self.path.clone()) {
+            self.entries = now.entries;
+        }
+        if let Some(new) = new {
             let (_, if_not_exists) = create_flags(statement);
             match self
                 .entries
@@ -349,6 +366,24 @@ impl Catalog {
         }
         self.save()?;
         Ok(true)
+    }
+
+    /// The lock of the catalog file (`FILE.lock`), held for the few milliseconds of an update;
+    /// waits up to 10 s for another process's update to finish.
+    fn lock(&self) -> Result<crate::table_lock::TableLock> {
+        let path = self.path.with_extension("json.lock");
+        let what = format!("catalog {}", self.path.display());
+        let mut tries = 0;
+        loop {
+            match crate::table_lock::TableLock::acquire(&path, &what) {
+                Ok(lock) => return Ok(lock),
+                Err(crate::Error::Invalid(_)) if tries < 1000 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Writes the catalog atomically: a temporary file in the same directory, renamed over it.

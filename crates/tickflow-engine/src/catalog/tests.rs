@@ -353,3 +353,40 @@ async fn start_up_lists_no_catalogued_table() -> Result<()> {
     assert!(listings.load(Ordering::SeqCst) > 0);
     Ok(())
 }
+
+/// Two processes with one catalog, each recording a table: both are kept (once the second
+/// write put back the entries it had read, and the first table was lost).
+#[test]
+fn concurrent_updates_keep_both_tables() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("catalog.json");
+    let mut a = Catalog::open(&path)?;
+    let mut b = Catalog::open(&path)?;
+    let create = |name: &str| {
+        statement(&format!(
+            "CREATE EXTERNAL TABLE {name} STORED AS PARQUET LOCATION '/tmp/{name}/'"
+        ))
+    };
+    assert!(a.record(&create("t1"), dir.path())?);
+    assert!(b.record(&create("t2"), dir.path())?);
+    let names: Vec<String> = Catalog::open(&path)?
+        .entries()
+        .iter()
+        .map(Definition::sql_name)
+        .collect();
+    assert_eq!(names, vec!["t1".to_string(), "t2".to_string()]);
+    assert!(
+        !path.with_extension("json.lock").exists(),
+        "the lock is released"
+    );
+    // A DROP in one is not undone by the other's next update.
+    assert!(a.record(&statement("DROP TABLE t2"), dir.path())?);
+    assert!(b.record(&create("t3"), dir.path())?);
+    let names: Vec<String> = Catalog::open(&path)?
+        .entries()
+        .iter()
+        .map(Definition::sql_name)
+        .collect();
+    assert_eq!(names, vec!["t1".to_string(), "t3".to_string()]);
+    Ok(())
+}

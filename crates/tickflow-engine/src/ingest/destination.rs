@@ -30,6 +30,7 @@ use super::publish;
 use super::write::StagedFile;
 use crate::error::{Context, Error, Result};
 use crate::storage::{SessionStorage, StoreRegistry};
+use crate::table_lock::TableLock;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 
 /// Bytes per uploaded part (S3 needs at least 5 MiB per part but the last).
@@ -50,6 +51,22 @@ pub struct LocalDir {
     pub fresh: bool,
     /// The process whose killed run's publication [`publish::recover`] finished.
     pub recovered: Option<u32>,
+    /// No other ingest writes the directory meanwhile (see [`lock_path`]).
+    _lock: TableLock,
+}
+
+/// The lock of a local output directory: beside it (`.NAME.ingest-lock`), since a new
+/// directory appears whole with one rename and cannot hold the lock before.
+fn lock_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "table".into(), |n| n.to_string_lossy().into_owned());
+    match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            parent.join(format!(".{name}.ingest-lock"))
+        }
+        _ => PathBuf::from(format!(".{name}.ingest-lock")),
+    }
 }
 
 /// An object storage prefix and the local directory files are staged in.
@@ -95,6 +112,12 @@ impl Destination {
     /// at once), or connects to the store of a remote prefix.
     pub fn open(out: &Path, storage: &SessionStorage) -> Result<Destination> {
         if !is_remote(out) {
+            // Before recovery, which finishes or removes what a running ingest is writing.
+            let lock =
+                TableLock::acquire(&lock_path(out), "tickflow ingest").map_err(|e| match e {
+                    Error::Invalid(v) => Error::invalid(format!("{}: {}", out.display(), v.0)),
+                    other => other,
+                })?;
             let recovered = if out.is_dir() {
                 publish::recover(out)?
             } else {
@@ -109,6 +132,7 @@ impl Destination {
                 dir: out.to_path_buf(),
                 fresh,
                 recovered,
+                _lock: lock,
             }));
         }
         let text = out.to_string_lossy();
@@ -293,4 +317,29 @@ where
             .join()
             .map_err(|_| Error::internal("the object store thread panicked"))?
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two ingests into one local table: the second is refused naming the first (once both
+    /// ran, and one's recovery could remove the other's staging); then it can run.
+    #[test]
+    fn a_second_ingest_into_one_table_is_refused() -> Result<()> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("trades");
+        let storage = SessionStorage::default();
+        let first = Destination::open(&out, &storage)?;
+        let err = Destination::open(&out, &storage).expect_err("locked");
+        assert!(
+            err.to_string()
+                .contains(&format!("in use by process {}", std::process::id())),
+            "{err}"
+        );
+        drop(first);
+        Destination::open(&out, &storage)?;
+        assert!(!lock_path(&out).exists(), "released");
+        Ok(())
+    }
 }

@@ -53,6 +53,7 @@ pub use layout::{Partitioning, TimeLevel};
 pub use parse::{ParseOptions, Shape, SymbolFromName};
 pub use schema::{ColType, parse_schema};
 pub use sources::{SkippedFiles, SourceFile, expand_sources};
+pub use time::{Ambiguous, Nonexistent};
 
 use crate::error::{BoxError, Context, Error, Result};
 

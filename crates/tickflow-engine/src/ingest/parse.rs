@@ -24,7 +24,7 @@ pub use super::schema::ColType;
 use super::schema::{ScaledErr, Stats, Value, convert, parse_scaled};
 use super::seq::SeqBase;
 use super::shapes::{Col, Layout, Role, layout};
-use super::time::{LocalToUtc, parse_date, parse_time, parse_timestamp};
+use super::time::{Ambiguous, LocalToUtc, Nonexistent, parse_date, parse_time, parse_timestamp};
 use crate::error::{Context, Error, Result};
 
 /// Scale of the Decimal128(18, 4) price columns.
@@ -122,6 +122,10 @@ pub struct ParseOptions {
     pub timestamp_format: Option<String>,
     /// Time zone of the local timestamps in the files.
     pub source_tz: Tz,
+    /// A local time of the fall-back hour (`--ambiguous`).
+    pub ambiguous: Ambiguous,
+    /// A local time of the spring-forward gap (`--nonexistent`).
+    pub nonexistent: Nonexistent,
     pub symbol_from_filename: SymbolFromName,
     /// Whether `symbol_from_filename` was asked for: then a trades file without a symbol column
     /// takes the symbol from its name too.
@@ -143,6 +147,8 @@ impl Default for ParseOptions {
             delimiter: b',',
             timestamp_format: None,
             source_tz: chrono_tz::America::New_York,
+            ambiguous: Ambiguous::Raise,
+            nonexistent: Nonexistent::Raise,
             symbol_from_filename: SymbolFromName::PrefixBeforeUnderscore,
             symbol_from_filename_given: false,
             schema: Vec::new(),
@@ -523,7 +529,7 @@ pub fn parse_file(
     let schema = Arc::new(Schema::new(fields));
     let mut symbol_b = StringBuilder::new();
     let mut ts_b = TimestampNanosecondBuilder::new().with_timezone("UTC");
-    let mut conv = LocalToUtc::new(opts.source_tz);
+    let mut conv = LocalToUtc::new(opts.source_tz, opts.ambiguous, opts.nonexistent);
     let mut dates = Vec::new();
     let mut ts_out = Vec::new();
     let mut rejects = Vec::new();

@@ -495,3 +495,199 @@ fn headerless_fields_after_the_shape_are_kept() {
     let extra = column(&p, "column_7").as_primitive::<Decimal128Type>();
     assert_eq!((extra.value(0), extra.value(1)), (75_000, 80_000));
 }
+
+/// Trades parsed with the given zone and DST rules.
+fn parse_tz(
+    text: &str,
+    tz: chrono_tz::Tz,
+    ambiguous: super::Ambiguous,
+    nonexistent: super::Nonexistent,
+    strict: bool,
+) -> crate::error::Result<super::parse::Parsed> {
+    let opts = ParseOptions {
+        source_tz: tz,
+        ambiguous,
+        nonexistent,
+        ..ParseOptions::default()
+    };
+    parse_file(
+        "t.csv",
+        "t.csv",
+        text.as_bytes(),
+        SeqBase::new(0, 0).expect("fits"),
+        &opts,
+        strict,
+        &AtomicU64::new(0),
+    )
+}
+
+#[test]
+fn timestamps_outside_the_nanosecond_range_are_errors_not_wrapped() {
+    use super::{Ambiguous::Raise as A, Nonexistent::Raise as N};
+    // Dates chrono accepts but an i64 of nanoseconds cannot hold: once wrapped silently
+    // (1500-01-02 became 2084-07-22).
+    for (row, col) in [
+        ("1500-01-02,09:30:00,AAPL,1.5,3,Q,,1", 2),
+        ("2300-01-02,09:30:00,AAPL,1.5,3,Q,,1", 2),
+        ("9999-12-31,23:59:59,AAPL,1.5,3,Q,,1", 2),
+        ("0001-01-01,00:00:00,AAPL,1.5,3,Q,,1", 2),
+    ] {
+        let text = format!("{HEADER}2024-01-02,09:30:00,AAPL,1.5,3,Q,,1\n{row}\n");
+        for tz in [chrono_tz::UTC, chrono_tz::America::New_York] {
+            let err = match parse_tz(&text, tz, A, N, true) {
+                Ok(p) => panic!("{row}: parsed as {:?}", p.ts),
+                Err(e) => e.to_string(),
+            };
+            let want = format!("t.csv:3:{col}: timestamp ");
+            assert!(
+                err.starts_with(&want) && err.contains("outside the range"),
+                "{row}: {err}"
+            );
+            // With rejects the row is kept with its reason and the good row is ingested.
+            let p = parse_tz(&text, tz, A, N, false).expect("lenient");
+            assert_eq!(p.ts, vec![p.ts[0]]);
+            assert_eq!((p.rejects[0].line, p.rejects[0].column), (3, col));
+            assert!(p.rejects[0].reason.contains("outside the range"));
+        }
+    }
+    // The edges: the first and last whole seconds an i64 of nanoseconds holds, in UTC.
+    let text = format!(
+        "{HEADER}1677-09-21,00:12:44,A,1,1,Q,,1\n2262-04-11,23:47:16.854775807,A,1,1,Q,,2\n"
+    );
+    let p = parse_tz(&text, chrono_tz::UTC, A, N, true).expect("in range");
+    assert_eq!(p.ts, vec![-9_223_372_036_000_000_000, i64::MAX]);
+    for row in [
+        "1677-09-21,00:12:43.145224191,A,1,1,Q,,1",
+        "2262-04-11,23:47:16.854775808,A,1,1,Q,,1",
+    ] {
+        let text = format!("{HEADER}{row}\n");
+        assert!(
+            parse_tz(&text, chrono_tz::UTC, A, N, true).is_err(),
+            "{row}"
+        );
+    }
+}
+
+#[test]
+fn fall_back_hour_raises_or_takes_the_chosen_instant() {
+    use super::{Ambiguous, Nonexistent};
+    // New York, 2024-11-03: 01:30 happens at 05:30 UTC (EDT) and again at 06:30 UTC (EST).
+    let text = format!(
+        "{HEADER}2024-11-03,00:59:59,A,1,1,Q,,1\n2024-11-03,01:30:00,A,1,1,Q,,2\n2024-11-03,02:00:00,A,1,1,Q,,3\n"
+    );
+    let ny = chrono_tz::America::New_York;
+    let err = match parse_tz(&text, ny, Ambiguous::Raise, Nonexistent::Raise, true) {
+        Ok(p) => panic!("took {:?}", p.ts),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.starts_with("t.csv:3:2: time 2024-11-03 01:30:00 happens twice in America/New_York"),
+        "{err}"
+    );
+    let p = parse_tz(&text, ny, Ambiguous::Raise, Nonexistent::Raise, false).expect("lenient");
+    assert_eq!((p.rejects.len(), p.rejects[0].line), (1, 3));
+    let h = 3_600_000_000_000i64;
+    let midnight_utc = 1_730_592_000_000_000_000i64; // 2024-11-03 00:00 UTC
+    let e = parse_tz(&text, ny, Ambiguous::Earliest, Nonexistent::Raise, true).expect("earliest");
+    assert_eq!(
+        e.ts,
+        vec![
+            midnight_utc + 5 * h - 1_000_000_000, // 00:59:59 EDT = 04:59:59 UTC
+            midnight_utc + 5 * h + h / 2,
+            midnight_utc + 7 * h, // 02:00 EST
+        ]
+    );
+    let l = parse_tz(&text, ny, Ambiguous::Latest, Nonexistent::Raise, true).expect("latest");
+    assert_eq!(l.ts[1], midnight_utc + 6 * h + h / 2);
+    assert_eq!((l.ts[0], l.ts[2]), (e.ts[0], e.ts[2]));
+    // The trade date is the local date whichever instant is taken.
+    assert_eq!(l.dates, e.dates);
+}
+
+#[test]
+fn spring_forward_gap_raises_or_shifts_to_its_edge() {
+    use super::{Ambiguous, Nonexistent};
+    // New York, 2024-03-10: clocks jump from 02:00 EST to 03:00 EDT (07:00 UTC).
+    let text = format!("{HEADER}2024-03-10,02:30:00,A,1,1,Q,,1\n2024-03-10,03:00:00,A,1,1,Q,,2\n");
+    let ny = chrono_tz::America::New_York;
+    let err = match parse_tz(&text, ny, Ambiguous::Raise, Nonexistent::Raise, true) {
+        Ok(p) => panic!("took {:?}", p.ts),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.starts_with("t.csv:2:2: time 2024-03-10 02:30:00 does not exist in America/New_York"),
+        "{err}"
+    );
+    let gap_end = 1_710_054_000_000_000_000i64; // 2024-03-10 07:00 UTC
+    let f = parse_tz(&text, ny, Ambiguous::Raise, Nonexistent::ShiftForward, true).expect("fwd");
+    assert_eq!(f.ts, vec![gap_end, gap_end]);
+    let b = parse_tz(
+        &text,
+        ny,
+        Ambiguous::Raise,
+        Nonexistent::ShiftBackward,
+        true,
+    )
+    .expect("back");
+    assert_eq!(b.ts, vec![gap_end - 1, gap_end]);
+    // A whole skipped day (Samoa, 2011-12-30) shifts to the next midnight.
+    let apia = chrono_tz::Pacific::Apia;
+    let text = format!("{HEADER}2011-12-30,12:00:00,A,1,1,Q,,1\n2011-12-31,00:00:00,A,1,1,Q,,2\n");
+    let f = parse_tz(
+        &text,
+        apia,
+        Ambiguous::Raise,
+        Nonexistent::ShiftForward,
+        true,
+    )
+    .expect("apia");
+    assert_eq!(f.ts[0], f.ts[1]);
+}
+
+#[test]
+fn dst_rules_parse_as_pandas_spells_them() {
+    use super::{Ambiguous, Nonexistent};
+    assert_eq!(Ambiguous::parse("latest"), Ok(Ambiguous::Latest));
+    assert_eq!(
+        Nonexistent::parse("shift_forward"),
+        Ok(Nonexistent::ShiftForward)
+    );
+    assert_eq!(
+        Nonexistent::parse("shift-backward"),
+        Ok(Nonexistent::ShiftBackward)
+    );
+    assert!(Ambiguous::parse("NaT").is_err());
+    assert!(Nonexistent::parse("").is_err());
+}
+
+#[test]
+fn a_leap_second_is_refused_not_moved() {
+    let opts = ParseOptions {
+        timestamp_format: Some("%Y-%m-%d %H:%M:%S".into()),
+        source_tz: chrono_tz::UTC,
+        ..ParseOptions::default()
+    };
+    let text = format!("{HEADER}2016-12-31,23:59:60,A,1,1,Q,,1\n");
+    let err = match parse_with_err(&text, &opts) {
+        Ok(ts) => panic!("took {ts:?}"),
+        Err(e) => e,
+    };
+    assert!(
+        err.starts_with("t.csv:2:1: date and time '2016-12-31 23:59:60' is a leap second"),
+        "{err}"
+    );
+}
+
+fn parse_with_err(text: &str, o: &ParseOptions) -> Result<Vec<i64>, String> {
+    parse_file(
+        "t.csv",
+        "t.csv",
+        text.as_bytes(),
+        SeqBase::new(0, 0).expect("fits"),
+        o,
+        true,
+        &AtomicU64::new(0),
+    )
+    .map(|p| p.ts)
+    .map_err(|e| e.to_string())
+}

@@ -29,8 +29,17 @@ pub use options::{SessionStorage, with_storage_options};
 pub use registry::StoreRegistry;
 
 /// A runtime whose object stores follow `config`'s storage options (see [`options`]).
+/// A `TICKFLOW_CACHE*` variable that cannot be used is an error here, when the session is
+/// made, not when (or if) a remote object is first read.
 pub fn runtime_env(config: &SessionConfig) -> Result<Arc<RuntimeEnv>> {
+    check_environment()?;
     runtime_builder(config).build_arc()
+}
+
+/// Refuses `TICKFLOW_CACHE`, `TICKFLOW_CACHE_SIZE` values that cannot be used
+/// (`TICKFLOW_CACHE_SIZE=-5`), naming the variable; every command checks them before it starts.
+pub fn check_environment() -> Result<()> {
+    registry::CacheSettings::of(&Default::default()).map(|_| ())
 }
 
 /// [`runtime_env`] as a builder, for roles that set more (an executor's spill directory).

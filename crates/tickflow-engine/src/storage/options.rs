@@ -318,7 +318,12 @@ pub fn parse_size(value: &str) -> std::result::Result<u64, InvalidValue> {
             )));
         }
     };
-    Ok((number * scale).round() as u64)
+    let bytes = (number * scale).round();
+    // 2^64 is the first f64 a u64 cannot hold; `as` would saturate it silently.
+    if !(bytes.is_finite() && bytes < 18_446_744_073_709_551_616.0) {
+        return Err(InvalidValue(format!("'{value}' is too large a size")));
+    }
+    Ok(bytes as u64)
 }
 
 /// A duration: `30s`, `500ms`, `2m`, `1h`, or a number of seconds.
@@ -344,7 +349,22 @@ pub fn parse_duration(value: &str) -> std::result::Result<Duration, InvalidValue
     if secs.is_nan() || secs < 0.0 || !secs.is_finite() {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(secs * scale))
+    match Duration::try_from_secs_f64(secs * scale) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        _ => Err(InvalidValue(format!(
+            "'{value}' is longer than a year (365 days), the longest duration taken"
+        ))),
+    }
+}
+
+/// The longest duration [`parse_duration`] takes. Anything longer is a slip (`1e20`), and
+/// durations near [`Duration::MAX`] overflow an instant they are added to (a timer, a deadline).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
+/// A duration as the object store's client options spell it (whole nanoseconds): what
+/// [`parse_duration`] accepts (`7`, `1.5s`) is not always what `humantime` does.
+pub fn duration_option(d: Duration) -> String {
+    format!("{}ns", d.as_nanos())
 }
 
 #[cfg(test)]
@@ -402,6 +422,15 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
         assert!(parse_duration("-1s").is_err());
+        // Once a panic (`Duration::from_secs_f64` overflows); now a message.
+        for v in ["1e20", "1e20s", "1e300h", "18446744073709551616"] {
+            let e = parse_duration(v).expect_err(v);
+            assert!(e.0.contains("longer than a year"), "{v}: {e}");
+        }
+        assert_eq!(parse_duration("8760h"), Ok(MAX_DURATION));
+        assert!(parse_duration("8761h").is_err());
+        assert!(parse_size("99999999999999999999TB").is_err());
+        assert_eq!(duration_option(Duration::from_millis(1500)), "1500000000ns");
         assert_eq!(parse_switch("off"), Ok(false));
     }
 }

@@ -24,11 +24,13 @@ pub struct Prefix {
     pub display: String,
 }
 
-/// One file directly under a prefix: its name relative to the prefix, and its size.
+/// One file directly under a prefix: its name relative to the prefix, its size and its
+/// modification time (microseconds since the epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
     pub size: u64,
+    pub modified: i64,
 }
 
 /// What is directly under a prefix: its files and its sub-directories (common prefixes), each
@@ -96,6 +98,7 @@ impl Prefix {
                 Some(Entry {
                     name: meta.location.filename()?.to_string(),
                     size: meta.size,
+                    modified: meta.last_modified.timestamp_micros(),
                 })
             })
             .collect();

@@ -28,7 +28,7 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 use url::Url;
 
 use super::block_cache::{self, BlockCache};
-use super::options::{SessionStorage, parse_duration, parse_size, parse_switch};
+use super::options::{SessionStorage, duration_option, parse_duration, parse_size, parse_switch};
 use super::remote_store::RemoteStore;
 use crate::error::InvalidValue;
 
@@ -134,12 +134,18 @@ impl StoreRegistry {
             |e: object_store::Error| DataFusionError::Execution(format!("cannot open {key}: {e}"));
         let storage = self.options.storage.values();
         let retry = retry_config(&storage)?;
-        let connect = storage
-            .get("connect_timeout")
-            .map_or(DEFAULT_CONNECT_TIMEOUT, String::as_str);
-        let timeout = storage
-            .get("timeout")
-            .map_or(DEFAULT_TIMEOUT, String::as_str);
+        // Checked by `SET`, but the map can be filled without it (a session's options on a
+        // cluster); respelled for object_store, which reads `7` or `1.5s` differently.
+        let duration = |key: &str, default: &str| -> Result<String> {
+            match storage.get(key) {
+                Some(v) => parse_duration(v)
+                    .map(duration_option)
+                    .map_err(|e| DataFusionError::Configuration(format!("storage.{key}: {e}"))),
+                None => Ok(default.to_string()),
+            }
+        };
+        let connect = duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT)?;
+        let timeout = duration("timeout", DEFAULT_TIMEOUT)?;
         let base_url = key.to_string();
         // A cloud store: the environment, then tickflow's retry and timeout defaults, then the
         // session's options (which may set the timeouts again). The three builders share no

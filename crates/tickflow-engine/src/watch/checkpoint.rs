@@ -44,10 +44,19 @@ pub struct Checkpoint {
     /// Whether the live view `OUT/_live/` is kept (`--emit complete`) since the first trigger.
     #[serde(default)]
     pub live: bool,
+    /// The `--source-tz` the trades' local times were read in (IANA name): the same trades
+    /// read in another zone are other instants, so a restart must use it. `None` in a
+    /// checkpoint written before it was recorded (the next commit records it).
+    #[serde(default)]
+    pub source_tz: Option<String>,
     /// Triggers committed so far.
     pub trigger: u64,
     /// Names of the source files done, in the order they were taken.
     pub files: Vec<String>,
+    /// Each file's size and modification time (microseconds) when it was taken: a file that
+    /// changes afterwards is an error. Missing for files taken before this was recorded.
+    #[serde(default)]
+    pub taken: std::collections::BTreeMap<String, (u64, i64)>,
     /// Largest trade timestamp taken so far (UTC nanoseconds): buckets ending at or before it
     /// are closed.
     pub watermark: Option<i64>,

@@ -34,6 +34,8 @@ pub mod checkpoint;
 pub mod live;
 pub mod parquet_rows;
 pub mod sources;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::fs;
@@ -53,10 +55,11 @@ use crate::error::{Context, Error, Result};
 use crate::ingest::parse::{self, ParseOptions, Shape};
 use crate::ingest::seq::SeqBase;
 use crate::storage::SessionStorage;
+use crate::table_lock::TableLock;
 use bars::{BarDefinition, BarQuery, States};
 use checkpoint::{Checkpoint, LATE_DIR, Layout};
 use live::LIVE_DIR;
-use sources::Source;
+use sources::{Arrived, Source};
 
 /// What to watch and how.
 #[derive(Debug, Clone)]
@@ -78,6 +81,9 @@ pub struct WatchOptions {
     pub bars: BarDefinition,
     /// Emit mode: closed bars only, or also the live view of every bar (see [`live`]).
     pub emit: Emit,
+    /// How long a new file must stay the same size and age before it is taken (see
+    /// [`sources`]).
+    pub settle: std::time::Duration,
 }
 
 /// What a trigger publishes.
@@ -128,6 +134,11 @@ pub struct Watcher {
     query: BarQuery,
     checkpoint: Checkpoint,
     done: HashSet<String>,
+    /// The new files of the last listing and their (size, modification time): a file is
+    /// taken when the next listing finds it the same.
+    seen: std::collections::HashMap<String, (u64, i64)>,
+    /// The table is this watcher's while it lives.
+    _lock: TableLock,
 }
 
 /// Columns of the trades a trigger aggregates: ingest's, plus the trade date.
@@ -145,6 +156,12 @@ impl Watcher {
         let layout = Layout {
             out: opts.out.clone(),
         };
+        // Before recovery, which deletes what another watcher may still be writing.
+        let lock = TableLock::acquire(&layout.watch_dir().join("watcher.lock"), "tickflow watch")
+            .map_err(|e| match e {
+            Error::Invalid(v) => Error::invalid(format!("{}: {}", opts.out.display(), v.0)),
+            other => other,
+        })?;
         let mut checkpoint = layout.recover()?;
         let bar_sql = (!opts.bars.is_default()).then(|| opts.bars.text.clone());
         let live = opts.emit == Emit::Complete;
@@ -174,6 +191,18 @@ impl Watcher {
                 if checkpoint.live { "with" } else { "without" }
             )));
         }
+        let zone = opts.parse.source_tz.name();
+        match &checkpoint.source_tz {
+            Some(recorded) if checkpoint.trigger > 0 && recorded != zone => {
+                return Err(Error::invalid(format!(
+                    "{} holds trades read with --source-tz {recorded}; it cannot continue with \
+                     --source-tz {zone}: the same local times would be other instants (use \
+                     --source-tz {recorded}, or another --out)",
+                    opts.out.display()
+                )));
+            }
+            _ => checkpoint.source_tz = Some(zone.to_string()),
+        }
         if live {
             let dir = opts.out.join(LIVE_DIR);
             fs::create_dir_all(&dir).context(dir.display())?;
@@ -188,6 +217,8 @@ impl Watcher {
             query,
             checkpoint,
             done,
+            seen: Default::default(),
+            _lock: lock,
         })
     }
 
@@ -206,23 +237,47 @@ impl Watcher {
     /// Runs one trigger over the next files. `None` when no new file has arrived.
     pub async fn trigger(&mut self) -> Result<Option<TriggerSummary>> {
         let started = Instant::now();
-        let arrived = self.source.list().await?;
-        let new: Vec<String> = arrived
-            .into_iter()
-            .filter(|f| !self.done.contains(&f.name))
-            .take(self.opts.files_per_trigger.max(1))
-            .map(|f| f.name)
-            .collect();
-        if new.is_empty() {
+        let new = loop {
+            let arrived = self.source.list().await?;
+            self.check_taken(&arrived)?;
+            let new: Vec<Arrived> = arrived
+                .into_iter()
+                .filter(|f| !self.done.contains(&f.name))
+                .collect();
+            if new.is_empty() {
+                return Ok(None);
+            }
+            // In name order, up to the first file that has not settled.
+            let settled: Vec<Arrived> = new
+                .iter()
+                .take_while(|f| self.seen.get(&f.name) == Some(&f.version()))
+                .take(self.opts.files_per_trigger.max(1))
+                .cloned()
+                .collect();
+            self.seen = new.iter().map(|f| (f.name.clone(), f.version())).collect();
+            if !settled.is_empty() {
+                break settled;
+            }
+            tokio::time::sleep(self.opts.settle).await;
+        };
+        let mut rows = Vec::new();
+        let mut taken = Vec::new();
+        for (i, file) in new.into_iter().enumerate() {
+            let data = self.source.read(&file.name).await?;
+            if data.len() as u64 != file.size {
+                // Changed since it was listed: not settled after all; the next trigger looks
+                // again.
+                self.seen.remove(&file.name);
+                break;
+            }
+            let index = (self.checkpoint.files.len() + i) as u64;
+            rows.push(self.parse(&file.name, data, index)?);
+            taken.push(file);
+        }
+        if taken.is_empty() {
             return Ok(None);
         }
-        let mut rows = Vec::new();
-        for (i, name) in new.iter().enumerate() {
-            let data = self.source.read(name).await?;
-            let index = (self.checkpoint.files.len() + i) as u64;
-            rows.push(self.parse(name, data, index)?);
-        }
-        let summary = self.step(&new, rows, false).await?;
+        let summary = self.step(&taken, rows, false).await?;
         Ok(Some(TriggerSummary {
             seconds: started.elapsed().as_secs_f64(),
             ..summary
@@ -266,10 +321,28 @@ impl Watcher {
         RecordBatch::try_new(rows_schema(), columns).context(display)
     }
 
+    /// A taken file whose size or modification time is not what it was when taken: an error
+    /// naming it, since its new contents would never be read.
+    fn check_taken(&self, arrived: &[Arrived]) -> Result<()> {
+        for f in arrived {
+            if let Some(&(size, modified)) = self.checkpoint.taken.get(&f.name)
+                && (size, modified) != f.version()
+            {
+                return Err(Error::invalid(format!(
+                    "{}/{} changed after it was taken ({size} bytes then, {} now): what was \
+                     added would never be read; put new trades in a new file (restore this one \
+                     to go on)",
+                    self.source.display, f.name, f.size
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// One trigger: late split, partial states, merge, close, write, commit, publish.
     async fn step(
         &mut self,
-        files: &[String],
+        files: &[Arrived],
         rows: Vec<RecordBatch>,
         flush: bool,
     ) -> Result<TriggerSummary> {
@@ -347,7 +420,9 @@ impl Watcher {
         let previous_state = self.checkpoint.state.clone();
         let mut next = self.checkpoint.clone();
         next.trigger = trigger;
-        next.files.extend(files.iter().cloned());
+        next.files.extend(files.iter().map(|f| f.name.clone()));
+        next.taken
+            .extend(files.iter().map(|f| (f.name.clone(), f.version())));
         next.watermark = watermark;
         next.rows += new_rows;
         next.late_rows += late_rows;
@@ -365,7 +440,7 @@ impl Watcher {
         if self.opts.emit == Emit::Complete {
             live::drop_old_snapshots(&self.opts.out.join(LIVE_DIR));
         }
-        self.done.extend(files.iter().cloned());
+        self.done.extend(files.iter().map(|f| f.name.clone()));
         self.checkpoint = next;
         Ok(TriggerSummary {
             trigger,

@@ -2,6 +2,12 @@
 //! in name order (`trades_20240304_1000.csv` before `..._1030.csv`), so name files by time.
 //! CSV (`.csv`, `.txt`) is parsed by ingest's rules; Parquet (`.parquet`) must have ingest's
 //! trade columns. Listing and reading are [`Prefix`]'s, the lister ingest uses too.
+//!
+//! **A file is taken once it has settled**: when two listings, the second at least the settle
+//! time (`--settle`) after the first, give it the same size and modification time, so a file
+//! still being copied in is not read short. A file taken is recorded with its size and time in
+//! the checkpoint; if it changes afterwards the watcher stops with an error naming it (its new
+//! contents would never be read). Write a file aside and rename it in, or write it at once.
 
 use crate::error::Result;
 use crate::storage::SessionStorage;
@@ -15,11 +21,20 @@ pub struct Source {
     pub display: String,
 }
 
-/// One arrived file: its name relative to the source, and its size.
+/// One arrived file: its name relative to the source, its size and modification time
+/// (microseconds since the epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrived {
     pub name: String,
     pub size: u64,
+    pub modified: i64,
+}
+
+impl Arrived {
+    /// What must not change once the file is taken (and across two listings before).
+    pub fn version(&self) -> (u64, i64) {
+        (self.size, self.modified)
+    }
 }
 
 impl Source {
@@ -47,6 +62,7 @@ impl Source {
             .map(|f| Arrived {
                 name: f.name,
                 size: f.size,
+                modified: f.modified,
             })
             .collect())
     }

@@ -94,6 +94,17 @@ fn parse(text: &str) -> std::result::Result<Calendar, Invalid> {
     if first > last {
         return Err(Invalid(format!("first ({first}) is after last ({last})")));
     }
+    // Every session must be a timestamp: a wider calendar once gave an internal error
+    // (`trading_days` over years 1-9999) or silent NULL sessions.
+    let (lo, hi) = representable_days();
+    for (field, d) in [("first", first), ("last", last)] {
+        if d < lo || d > hi {
+            return Err(Invalid(format!(
+                "{field}: {d} is outside {lo} to {hi}, the days whose sessions a nanosecond \
+                 timestamp can hold"
+            )));
+        }
+    }
     let holidays = file
         .holidays
         .iter()
@@ -120,6 +131,15 @@ fn parse(text: &str) -> std::result::Result<Calendar, Invalid> {
         first,
         last,
     })
+}
+
+/// The first and last dates whose whole day, in any time zone (offsets up to ±14 hours), lies
+/// within a nanosecond timestamp's range (1677-09-21 00:12:43 to 2262-04-11 23:47:16 UTC).
+fn representable_days() -> (NaiveDate, NaiveDate) {
+    (
+        NaiveDate::from_ymd_opt(1677, 9, 22).unwrap_or(NaiveDate::MIN),
+        NaiveDate::from_ymd_opt(2262, 4, 10).unwrap_or(NaiveDate::MAX),
+    )
 }
 
 #[cfg(test)]
@@ -168,6 +188,14 @@ mod tests {
             (
                 XLON.replace("\"first\"", "\"frist\""),
                 "unknown field `frist`",
+            ),
+            (
+                XLON.replace("2024-01-01", "0001-01-01"),
+                "first: 0001-01-01 is outside 1677-09-22 to 2262-04-10",
+            ),
+            (
+                XLON.replace("\"last\": \"2024-12-31\"", "\"last\": \"9999-12-31\""),
+                "last: 9999-12-31 is outside 1677-09-22 to 2262-04-10",
             ),
         ] {
             let err = parse(&broken).unwrap_err().to_string();

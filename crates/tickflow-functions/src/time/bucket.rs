@@ -465,7 +465,9 @@ impl UnitBucketer<'_> {
     pub fn bucket(&self, ts: i64) -> Result<i64> {
         if let Some((w, o)) = self.fast
             && let Some(d) = ts.checked_sub(o)
-            && let Some(start) = (d - d.rem_euclid(w)).checked_add(o)
+            && let Some(start) = d
+                .checked_sub(d.rem_euclid(w))
+                .and_then(|s| s.checked_add(o))
         {
             return Ok(start);
         }
@@ -834,6 +836,21 @@ mod tests {
                     .expect("unit");
                 assert_eq!(b.bucket(ts).expect("bucket"), general, "{unit:?} {ts}");
             }
+        }
+        // At the ends of the i64 range a bucket that starts before the smallest timestamp is an
+        // error, never a start wrapped to 2262 (`1677-09-21 00:12:44` once was one).
+        for unit in [TimeUnit::Second, TimeUnit::Nanosecond] {
+            let b = grid.for_unit(unit);
+            for ts in [i64::MIN, i64::MIN + 1, -9_223_372_036_000_000_000, i64::MAX] {
+                if let Ok(start) = b.bucket(ts) {
+                    let (s, t) = (b.nanos_of(start), b.nanos_of(ts));
+                    assert!(
+                        s <= t && t < s + 9 * MINUTE as i128,
+                        "{unit:?} {ts} -> {start}"
+                    );
+                }
+            }
+            assert!(b.bucket(i64::MIN).is_err() || unit == TimeUnit::Second);
         }
         // A grid finer than the unit floors to the unit.
         let grid =

@@ -158,14 +158,25 @@ pub fn interpolate_array(time: &ArrayRef, value: &ArrayRef) -> Result<ArrayRef> 
     match value.data_type() {
         DataType::Decimal128(p, s) => {
             let value = value.as_primitive::<Decimal128Type>();
+            // Values of precision p are below 10^p in magnitude (p <= 38: fits a u128).
+            let limit = 10u128.checked_pow(u32::from(*p)).unwrap_or(u128::MAX);
             let out: Decimal128Array = (0..num_rows)
                 .map(|i| match spans[i] {
-                    None => value.is_valid(i).then(|| value.value(i)),
+                    None => Ok(value.is_valid(i).then(|| value.value(i))),
                     Some((b, a, t)) => {
-                        decimal_point(value.value(b), value.value(a), times(b, a, t))
+                        match decimal_point(value.value(b), value.value(a), times(b, a, t)) {
+                            Some(v) if v.unsigned_abs() < limit => Ok(Some(v)),
+                            _ => exec_err!(
+                                "{NAME}: the point between {} and {} (unscaled) does not fit \
+                                 {}",
+                                value.value(b),
+                                value.value(a),
+                                value.data_type()
+                            ),
+                        }
                     }
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             Ok(Arc::new(out.with_precision_and_scale(*p, *s)?))
         }
         DataType::Float64 => {
@@ -192,14 +203,16 @@ fn float_point(y0: f64, y1: f64, (t0, t1, t): (i64, i64, i64)) -> f64 {
     y0 + (y1 - y0) * ((t as f64 - t0 as f64) / (t1 as f64 - t0 as f64))
 }
 
-/// [`float_point`] on decimals' unscaled integers, exact, rounded half away from zero; `None`
-/// only if the result does not fit (it cannot, between two values that do).
+/// [`float_point`] on decimals' unscaled integers, exact, rounded half away from zero, in 256
+/// bits (`y1 - y0` of two DECIMAL(38) values does not fit 128: it once wrapped, and the point
+/// came out NULL); `None` if the result does not fit an i128.
 fn decimal_point(y0: i128, y1: i128, (t0, t1, t): (i64, i64, i64)) -> Option<i128> {
     if t1 == t0 {
         return Some(y0);
     }
-    let num =
-        i256::from_i128(y1 - y0).wrapping_mul(i256::from_i128(i128::from(t) - i128::from(t0)));
+    // |y1 - y0| < 2^129 and |t - t0| < 2^65: the product fits 256 bits.
+    let num = (i256::from_i128(y1).wrapping_sub(i256::from_i128(y0)))
+        .wrapping_mul(i256::from_i128(i128::from(t) - i128::from(t0)));
     let den = i256::from_i128(i128::from(t1) - i128::from(t0));
     let (q, r) = (num.wrapping_div(den), num.wrapping_rem(den));
     // Round half away from zero: |2r| >= |den| moves q one step away from zero.
@@ -213,7 +226,7 @@ fn decimal_point(y0: i128, y1: i128, (t0, t1, t): (i64, i64, i64)) -> Option<i12
     } else {
         q
     };
-    q.to_i128().and_then(|q| y0.checked_add(q))
+    i256::from_i128(y0).wrapping_add(q).to_i128()
 }
 
 #[cfg(test)]
@@ -301,5 +314,35 @@ mod tests {
             decimal_point(0, big, (0, i64::MAX, 1)).map(|v| v > 0),
             Some(true)
         );
+    }
+
+    /// The extremes of DECIMAL(38,0): their difference needs 129 bits; the points are exact
+    /// (once NULL, the difference having wrapped).
+    #[test]
+    fn decimal_38_extremes_interpolate_exactly() -> Result<()> {
+        let m = 10i128.pow(38) - 1;
+        assert_eq!(decimal_point(-m, m, (0, 2, 1)), Some(0));
+        assert_eq!(decimal_point(m, -m, (0, 2, 1)), Some(0));
+        // -M + round(2M / 4) = -M + 5e37 (M/2 ends in .5, away from zero).
+        assert_eq!(
+            decimal_point(-m, m, (0, 4, 1)),
+            Some(-(5 * 10i128.pow(37) - 1))
+        );
+        let time: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![0, 1, 4]));
+        let value: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(-m), None, Some(m)]).with_precision_and_scale(38, 0)?,
+        );
+        let out = interpolate_array(&time, &value)?;
+        let out = out.as_primitive::<Decimal128Type>();
+        assert_eq!(out.null_count(), 0);
+        assert_eq!(out.value(1), -(5 * 10i128.pow(37) - 1));
+        // A point outside the declared precision (times out of order extrapolate) is an error.
+        let time: ArrayRef = Arc::new(datafusion::arrow::array::Int64Array::from(vec![0, 4, 1]));
+        let err = interpolate_array(&time, &value).expect_err("does not fit");
+        assert!(
+            err.to_string().contains("does not fit Decimal128(38, 0)"),
+            "{err}"
+        );
+        Ok(())
     }
 }
