@@ -84,7 +84,9 @@ pub fn extensions(extra: Option<Arc<dyn PlanExtension>>) -> Extensions {
     if let Some(extra) = extra {
         extensions = extensions.with(extra);
     }
-    extensions.with(Arc::new(SortedAggregateExtension))
+    extensions
+        .with(Arc::new(SortedAggregateExtension))
+        .with(Arc::new(RowsWindowExtension))
 }
 
 /// The state of a session in `role`, with `config`: every role's state comes from here.

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`gap_fill::GapFillExtension`] | `time_bucket_gapfill(..)` in GROUP BY, `locf(agg)`, `interpolate(agg)` | a row for every bucket of the WHERE range, empty ones filled |
 //! | [`sorted_aggregate::SortedAggregateExtension`] | any GROUP BY over input sorted on its keys | aggregation without a hash table |
+//! | [`rows_window::RowsWindowExtension`] | `sum`/`avg`/`count`/`min`/`max`/`var`/`stddev` `OVER (.. ROWS BETWEEN ..)` | sliding frames in one pass per partition |
 //!
 //! Each extension is a folder (placeholder, rule, node, exec) implementing [`PlanExtension`];
 //! [`Extensions`] applies a list of them to a session with one [`ExtensionQueryPlanner`]. This
@@ -31,6 +32,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 mod extension;
 pub mod gap_fill;
 mod replace;
+pub mod rows_window;
 pub mod sorted_aggregate;
 
 pub use extension::{
