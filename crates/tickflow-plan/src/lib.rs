@@ -49,7 +49,14 @@ pub fn sql_extensions() -> Extensions {
 /// A new [`SessionContext`] with DataFusion's defaults, `config`, every tickflow function and
 /// [`sql_extensions`]: the shortest way to use tickflow's SQL in an application.
 pub fn session_context(config: SessionConfig) -> Result<SessionContext> {
-    let extensions = sql_extensions();
+    session_context_with(config, sql_extensions())
+}
+
+/// [`session_context`] with `extensions` instead of [`sql_extensions`].
+pub fn session_context_with(
+    config: SessionConfig,
+    extensions: Extensions,
+) -> Result<SessionContext> {
     let state = extensions
         .apply(
             SessionStateBuilder::new()
