@@ -105,7 +105,12 @@ impl<T: ArrowPrimitiveType> Agg for Sum<T> {
     type In = T::Native;
     type Out = T::Native;
 
-    fn extend(&self, values: &ArrayRef, out: &mut Vec<T::Native>, valid: &mut Vec<bool>) -> Result<()> {
+    fn extend(
+        &self,
+        values: &ArrayRef,
+        out: &mut Vec<T::Native>,
+        valid: &mut Vec<bool>,
+    ) -> Result<()> {
         extend_primitive::<T>(values, out, valid)
     }
 
@@ -299,7 +304,12 @@ impl<T: ArrowPrimitiveType, const MAX: bool> Agg for Extreme<T, MAX> {
     type In = T::Native;
     type Out = T::Native;
 
-    fn extend(&self, values: &ArrayRef, out: &mut Vec<T::Native>, valid: &mut Vec<bool>) -> Result<()> {
+    fn extend(
+        &self,
+        values: &ArrayRef,
+        out: &mut Vec<T::Native>,
+        valid: &mut Vec<bool>,
+    ) -> Result<()> {
         extend_primitive::<T>(values, out, valid)
     }
 

@@ -42,8 +42,12 @@ pub(crate) trait Agg: Send + 'static {
     type Out: Copy + Default + Send + 'static;
 
     /// Appends `values`' native values and validity.
-    fn extend(&self, values: &ArrayRef, out: &mut Vec<Self::In>, valid: &mut Vec<bool>)
-    -> Result<()>;
+    fn extend(
+        &self,
+        values: &ArrayRef,
+        out: &mut Vec<Self::In>,
+        valid: &mut Vec<bool>,
+    ) -> Result<()>;
 
     /// The rows `values` (with `valid`) enter the frame, in one `update_batch` call.
     fn add(&mut self, values: &[Self::In], valid: &[bool]);
@@ -141,8 +145,7 @@ impl<A: Agg> FrameKernel for Framed<A> {
             } else {
                 if range.end > self.last.end {
                     let rows = self.last.end - self.base..range.end - self.base;
-                    self.agg
-                        .add(&self.values[rows.clone()], &self.valid[rows]);
+                    self.agg.add(&self.values[rows.clone()], &self.valid[rows]);
                 }
                 if range.start > self.last.start {
                     let rows = self.last.start - self.base..range.start - self.base;

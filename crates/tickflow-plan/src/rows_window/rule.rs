@@ -24,11 +24,13 @@ impl PhysicalOptimizerRule for UseRowsWindow {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        replace_nodes(plan, |node| match node.downcast_ref::<BoundedWindowAggExec>() {
-            Some(window) if RowsWindowExec::supports(window) => Ok(Some(Arc::new(
-                RowsWindowExec::try_new(Arc::new(window.clone()))?,
-            ))),
-            _ => Ok(None),
+        replace_nodes(plan, |node| {
+            match node.downcast_ref::<BoundedWindowAggExec>() {
+                Some(window) if RowsWindowExec::supports(window) => Ok(Some(Arc::new(
+                    RowsWindowExec::try_new(Arc::new(window.clone()))?,
+                ))),
+                _ => Ok(None),
+            }
         })
     }
 

@@ -176,7 +176,10 @@ impl RowsWindowStream {
             columns.push(kernel.take(rows)?);
         }
         self.emitted += rows;
-        Ok(Some(RecordBatch::try_new(Arc::clone(&self.schema), columns)?))
+        Ok(Some(RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            columns,
+        )?))
     }
 }
 

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, RecordBatch,
-    StringArray,
+    Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
@@ -81,7 +80,12 @@ fn data(seed: u64, batch_size: usize) -> Result<Vec<RecordBatch>> {
         .collect())
 }
 
-async fn context(batches: &[RecordBatch], partitions: usize, batch_size: usize, rows_window: bool) -> Result<SessionContext> {
+async fn context(
+    batches: &[RecordBatch],
+    partitions: usize,
+    batch_size: usize,
+    rows_window: bool,
+) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_batch_size(batch_size);
@@ -134,7 +138,13 @@ fn assert_same(expected: &ArrayRef, actual: &ArrayRef, what: &str) {
             actual.as_primitive::<Float64Type>(),
         );
         for i in 0..e.len() {
-            let bits = |v: f64| if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() };
+            let bits = |v: f64| {
+                if v.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    v.to_bits()
+                }
+            };
             let (ev, av) = (
                 e.is_valid(i).then(|| bits(e.value(i))),
                 a.is_valid(i).then(|| bits(a.value(i))),
@@ -279,4 +289,3 @@ async fn explain_names_the_rows_window() -> Result<()> {
     assert!(text.contains("mode=[Sorted]"), "{text}");
     Ok(())
 }
-
