@@ -138,7 +138,7 @@ impl RowsWindowStream {
             .map(|e| e.evaluate(&batch)?.into_array(rows))
             .collect::<Result<Vec<_>>>()?;
         let ranges = if keys.is_empty() {
-            vec![0..rows]
+            std::iter::once(0..rows).collect()
         } else {
             partition(&keys)?.ranges()
         };
