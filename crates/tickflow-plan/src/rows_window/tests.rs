@@ -37,11 +37,11 @@ fn data(seed: u64, batch_size: usize) -> Result<Vec<RecordBatch>> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut rows: Vec<(Option<&str>, i64)> = Vec::new();
     for (sym, count) in [
-        (Some("A"), 900),
+        (Some("A"), 500),
         (Some("BB"), 3),
-        (Some("C"), 1200),
+        (Some("C"), 600),
         (Some("D"), 40),
-        (None, 300),
+        (None, 200),
     ] {
         for _ in 0..count {
             rows.push((sym, rng.random_range(0..1_000_000_000)));
