@@ -297,6 +297,29 @@ async fn bar_queries(local: &SessionContext, remote: &SessionContext, data: &Pat
         analyzed.contains("ShuffleMergeExec") && analyzed.contains("merged_runs="),
         "{analyzed}"
     );
+    // Moving average and volatility alone: the rows window (tickflow_plan::rows_window) runs
+    // on the executors, shipped as the window it replaces, with the local results.
+    let sql = "SELECT symbol, b, c, avg(c) OVER w AS ma, stddev(c) OVER w AS vol, \
+                      count(c) OVER w AS n, min(c) OVER w AS lo, max(c) OVER w AS hi \
+               FROM (SELECT symbol, time_bucket(INTERVAL '1 minute', ts) AS b, \
+                            CAST(ohlc(ts, price, seq)['close'] AS DOUBLE) AS c \
+                     FROM ordered_trades GROUP BY 1, 2) \
+               WINDOW w AS (PARTITION BY symbol ORDER BY b ROWS BETWEEN 19 PRECEDING AND CURRENT ROW)";
+    let plan = run(local, &format!("EXPLAIN {sql}"))
+        .await
+        .expect("local rows window explain");
+    assert!(plan.contains("RowsWindowExec"), "{plan}");
+    let l = run(local, sql).await.expect("local rows window query");
+    let r = run(remote, sql).await.expect("cluster rows window query");
+    assert!(l.lines().count() > 100, "{sql}: too few bars");
+    assert_same_rows(sql, &sorted_lines(&l), &sorted_lines(&r), 0.0);
+    let analyzed = run(remote, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .expect("cluster rows window EXPLAIN ANALYZE");
+    assert!(
+        analyzed.contains("RowsWindowExec") && !analyzed.contains("BoundedWindowAggExec"),
+        "{analyzed}"
+    );
     // IGNORE NULLS reaches the executors (cluster::ignore_nulls): empty bars take the last value.
     let sql = "SELECT symbol, b, c, last_value(c) IGNORE NULLS OVER w AS locf, \
                       lag(c) IGNORE NULLS OVER w AS prev \

@@ -382,7 +382,10 @@ fn new_context(target_partitions: usize, batch_size: usize) -> Result<SessionCon
         .with_target_partitions(target_partitions)
         .with_batch_size(batch_size)
         .with_information_schema(true);
-    let ctx = tickflow_plan::session_context(config)?;
+    // The SQL extensions, and the rows window so that `rows_window.slt` runs through it.
+    let extensions = tickflow_plan::sql_extensions()
+        .with(Arc::new(tickflow_plan::rows_window::RowsWindowExtension));
+    let ctx = tickflow_plan::session_context_with(config, extensions)?;
     Ok(ctx)
 }
 

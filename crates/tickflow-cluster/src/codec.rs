@@ -14,7 +14,8 @@
 //! - a stage plan is prepared for the executor as it is decoded ([`super::stage_plan`]): the
 //!   sorts a shuffle made necessary, and sorted aggregation;
 //! - tickflow's own plan nodes: gap filling's `GapFill` and `GapFillExec`
-//!   ([`super::gap_fill_codec`]), the sorted aggregation and shuffle merge ([`super::node_codec`]).
+//!   ([`super::gap_fill_codec`]), the sorted aggregation, rows window and shuffle merge
+//!   ([`super::node_codec`]).
 //!
 //! The `time_bucket` table function needs nothing here: it returns a view that DataFusion's
 //! analyzer inlines into `unnest(time_buckets(..))` before the plan leaves the client.

@@ -1,12 +1,13 @@
 //! Ships tickflow's execution nodes to Ballista's executors.
 //!
 //! Each tickflow node stands for a DataFusion node it wraps ([`SortedAggregateExec`] for an
-//! `AggregateExec`, [`ShuffleMergeExec`] for a `SortExec`), so it travels as that: DataFusion's
+//! `AggregateExec`, [`RowsWindowExec`] for a `BoundedWindowAggExec`, [`ShuffleMergeExec`] for a
+//! `SortExec`), so it travels as that: DataFusion's
 //! own protobuf form of the wrapped node, detached from its input (which the codec framework
 //! ships as the node's child), after a magic prefix naming the tickflow node. Decoding
 //! reattaches the input and wraps the node again. A sorted aggregate is rebuilt only if its
 //! input is still sorted by the keys on the executor; otherwise the plain `AggregateExec` runs,
-//! which is always correct.
+//! which is always correct. A rows window likewise, if the decoded window is one it computes.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::windows::BoundedWindowAggExec;
 use datafusion_proto::physical_plan::{
     PhysicalExtensionCodec, PhysicalPlanDecodeContext, PhysicalProtoConverterExtension,
 };
@@ -24,10 +26,12 @@ use datafusion_proto::protobuf::PhysicalPlanNode;
 use prost::Message;
 
 use super::shuffle_merge::ShuffleMergeExec;
+use tickflow_plan::rows_window::RowsWindowExec;
 use tickflow_plan::sorted_aggregate::SortedAggregateExec;
 
 const SORTED_AGGREGATE: &[u8] = b"TFSAGG01";
 const SHUFFLE_MERGE: &[u8] = b"TFSMRG01";
+const ROWS_WINDOW: &[u8] = b"TFRWIN01";
 
 /// Writes `node` if it is one of tickflow's; `Ok(false)` if it is not.
 pub(crate) fn encode(
@@ -39,6 +43,8 @@ pub(crate) fn encode(
     let (magic, wrapped): (_, Arc<dyn ExecutionPlan>) =
         if let Some(sorted) = node.downcast_ref::<SortedAggregateExec>() {
             (SORTED_AGGREGATE, Arc::clone(sorted.aggregate()) as _)
+        } else if let Some(window) = node.downcast_ref::<RowsWindowExec>() {
+            (ROWS_WINDOW, Arc::clone(window.window()) as _)
         } else if let Some(merge) = node.downcast_ref::<ShuffleMergeExec>() {
             (SHUFFLE_MERGE, Arc::clone(merge.sort()) as _)
         } else {
@@ -67,7 +73,7 @@ pub(crate) fn decode(
     codec: &dyn PhysicalExtensionCodec,
     converter: &dyn PhysicalProtoConverterExtension,
 ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-    let Some(magic) = [SORTED_AGGREGATE, SHUFFLE_MERGE]
+    let Some(magic) = [SORTED_AGGREGATE, SHUFFLE_MERGE, ROWS_WINDOW]
         .into_iter()
         .find(|magic| buf.starts_with(magic))
     else {
@@ -88,6 +94,11 @@ pub(crate) fn decode(
         && magic == SORTED_AGGREGATE
     {
         return SortedAggregateExec::or_aggregate(Arc::new(agg.clone())).map(Some);
+    }
+    if let Some(window) = wrapped.downcast_ref::<BoundedWindowAggExec>()
+        && magic == ROWS_WINDOW
+    {
+        return RowsWindowExec::or_window(Arc::new(window.clone())).map(Some);
     }
     if let Some(sort) = wrapped.downcast_ref::<SortExec>()
         && magic == SHUFFLE_MERGE

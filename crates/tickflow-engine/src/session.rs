@@ -13,6 +13,7 @@ use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tickflow_plan::gap_fill::GapFillExtension;
+use tickflow_plan::rows_window::RowsWindowExtension;
 use tickflow_plan::sorted_aggregate::SortedAggregateExtension;
 use tickflow_plan::{Extensions, PlanExtension};
 /// Where a session's queries run.
@@ -77,14 +78,16 @@ pub enum Role {
 }
 
 /// tickflow's plan extensions with `extra` (the cluster's): gap filling, then `extra`, then
-/// sorted aggregation. Physical rules run by stage ([`tickflow_plan::PhysicalStage`]), so sorted
+/// sorted aggregation and the rows window. Physical rules run by stage ([`tickflow_plan::PhysicalStage`]), so sorted
 /// aggregation's last rule runs after any of `extra`'s.
 pub fn extensions(extra: Option<Arc<dyn PlanExtension>>) -> Extensions {
     let mut extensions = Extensions::new().with(Arc::new(GapFillExtension));
     if let Some(extra) = extra {
         extensions = extensions.with(extra);
     }
-    extensions.with(Arc::new(SortedAggregateExtension))
+    extensions
+        .with(Arc::new(SortedAggregateExtension))
+        .with(Arc::new(RowsWindowExtension))
 }
 
 /// The state of a session in `role`, with `config`: every role's state comes from here.

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`gap_fill::GapFillExtension`] | `time_bucket_gapfill(..)` in GROUP BY, `locf(agg)`, `interpolate(agg)` | a row for every bucket of the WHERE range, empty ones filled |
 //! | [`sorted_aggregate::SortedAggregateExtension`] | any GROUP BY over input sorted on its keys | aggregation without a hash table |
+//! | [`rows_window::RowsWindowExtension`] | `sum`/`avg`/`count`/`min`/`max`/`var`/`stddev` `OVER (.. ROWS BETWEEN ..)` | sliding frames in one pass per partition |
 //!
 //! Each extension is a folder (placeholder, rule, node, exec) implementing [`PlanExtension`];
 //! [`Extensions`] applies a list of them to a session with one [`ExtensionQueryPlanner`]. This
@@ -31,6 +32,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 mod extension;
 pub mod gap_fill;
 mod replace;
+pub mod rows_window;
 pub mod sorted_aggregate;
 
 pub use extension::{
@@ -47,7 +49,14 @@ pub fn sql_extensions() -> Extensions {
 /// A new [`SessionContext`] with DataFusion's defaults, `config`, every tickflow function and
 /// [`sql_extensions`]: the shortest way to use tickflow's SQL in an application.
 pub fn session_context(config: SessionConfig) -> Result<SessionContext> {
-    let extensions = sql_extensions();
+    session_context_with(config, sql_extensions())
+}
+
+/// [`session_context`] with `extensions` instead of [`sql_extensions`].
+pub fn session_context_with(
+    config: SessionConfig,
+    extensions: Extensions,
+) -> Result<SessionContext> {
     let state = extensions
         .apply(
             SessionStateBuilder::new()
