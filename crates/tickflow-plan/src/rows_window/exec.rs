@@ -16,7 +16,6 @@ use datafusion::physical_plan::windows::BoundedWindowAggExec;
 use datafusion::physical_plan::{
     ChildStats, DisplayAs, DisplayFormatType, ExecutionPlan, InputDistributionRequirements,
     InputOrderMode, PlanProperties, SendableRecordBatchStream, Statistics, StatisticsArgs,
-    displayable,
 };
 
 use super::spec::KernelSpec;
@@ -107,15 +106,13 @@ impl RowsWindowExec {
 
 impl DisplayAs for RowsWindowExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        match t {
-            DisplayFormatType::Default | DisplayFormatType::Verbose => {
-                let inner = displayable(self.window.as_ref()).one_line().to_string();
-                let inner = inner.trim_end();
-                let rest = inner.strip_prefix("BoundedWindowAggExec").unwrap_or(inner);
-                write!(f, "RowsWindowExec{rest}")
-            }
-            DisplayFormatType::TreeRender => self.window.fmt_as(t, f),
-        }
+        crate::replace::fmt_wrapped(
+            "RowsWindowExec",
+            "BoundedWindowAggExec",
+            self.window.as_ref(),
+            t,
+            f,
+        )
     }
 }
 

@@ -15,7 +15,6 @@ use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::{
     ChildStats, DisplayAs, DisplayFormatType, ExecutionPlan, InputDistributionRequirements,
     InputOrderMode, PlanProperties, SendableRecordBatchStream, Statistics, StatisticsArgs,
-    displayable,
 };
 
 use super::stream::SortedAggregateStream;
@@ -75,15 +74,13 @@ impl SortedAggregateExec {
 
 impl DisplayAs for SortedAggregateExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        match t {
-            DisplayFormatType::Default | DisplayFormatType::Verbose => {
-                let inner = displayable(self.agg.as_ref()).one_line().to_string();
-                let inner = inner.trim_end();
-                let rest = inner.strip_prefix("AggregateExec").unwrap_or(inner);
-                write!(f, "SortedAggregateExec{rest}")
-            }
-            DisplayFormatType::TreeRender => self.agg.fmt_as(t, f),
-        }
+        crate::replace::fmt_wrapped(
+            "SortedAggregateExec",
+            "AggregateExec",
+            self.agg.as_ref(),
+            t,
+            f,
+        )
     }
 }
 
